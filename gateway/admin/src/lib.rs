@@ -1,0 +1,1 @@
+//! The only axum user: admin JSON API for the CLI and dashboard.

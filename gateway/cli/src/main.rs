@@ -1,0 +1,2 @@
+//! The tf binary: composition root, config and commands.
+fn main() {}

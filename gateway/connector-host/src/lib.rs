@@ -1,0 +1,1 @@
+//! The only wasmtime user: loads, caches and calls connector components.

@@ -1,0 +1,172 @@
+//! Connector descriptors, requests and actions: the host-side mirror of the
+//! types in `wit/connector.wit` (package `tameflare:connector@0.1.0`).
+
+use serde::{Deserialize, Serialize};
+
+/// How much harm an action can do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Risk {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Risk {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Risk::Low => "low",
+            Risk::Medium => "medium",
+            Risk::High => "high",
+            Risk::Critical => "critical",
+        }
+    }
+}
+
+/// One entry of a connector's action catalogue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionSpec {
+    pub name: String,
+    pub description: String,
+    pub method: String,
+    pub path_template: String,
+    pub risk: Risk,
+    pub read_only: bool,
+}
+
+/// Where the credential goes on an allowed request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Placement {
+    /// No credential.
+    None,
+    /// Header `name` set to `template` with `{secret}` replaced.
+    Header { name: String, template: String },
+    /// HTTP Basic; the secret is `user:password`.
+    Basic,
+}
+
+impl Placement {
+    /// The bearer placement most APIs use.
+    pub fn bearer() -> Self {
+        Placement::Header {
+            name: "authorization".into(),
+            template: "Bearer {secret}".into(),
+        }
+    }
+
+    /// The lower-case header name this placement writes, if any.
+    pub fn header_name(&self) -> Option<&str> {
+        match self {
+            Placement::None => None,
+            Placement::Header { name, .. } => Some(name),
+            Placement::Basic => Some("authorization"),
+        }
+    }
+}
+
+/// What a connector says about itself when loaded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Descriptor {
+    pub name: String,
+    pub version: String,
+    pub domains: Vec<String>,
+    pub actions: Vec<ActionSpec>,
+    pub placement: Placement,
+    pub needs_body: bool,
+}
+
+/// The normalized request handed to a connector: exactly what will be
+/// forwarded, minus credentials.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConnectorRequest {
+    pub method: String,
+    pub scheme: String,
+    pub host: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+}
+
+/// A typed parameter value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ParamValue {
+    Text(String),
+    Integer(i64),
+    Boolean(bool),
+}
+
+/// A named parameter of an action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Param {
+    pub name: String,
+    pub value: ParamValue,
+}
+
+/// The classification of one request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Action {
+    pub name: String,
+    pub resource: String,
+    pub params: Vec<Param>,
+    pub risk: Risk,
+}
+
+/// Why an action returned by a connector is not acceptable.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InvalidAction {
+    #[error("action name {0:?} is not in the connector's catalogue")]
+    NotInCatalogue(String),
+    #[error("action name {0:?} does not start with the connector name {1:?}")]
+    WrongPrefix(String, String),
+    #[error("action output exceeds limits: {0}")]
+    TooLarge(&'static str),
+}
+
+/// Output limits the host enforces on a connector's action.
+pub const MAX_ACTION_NAME: usize = 128;
+pub const MAX_RESOURCE: usize = 1024;
+pub const MAX_PARAMS: usize = 64;
+pub const MAX_PARAM_BYTES: usize = 4096;
+
+impl Action {
+    /// Checks an action returned by the connector described by `d`.
+    pub fn validate(&self, d: &Descriptor) -> Result<(), InvalidAction> {
+        if self.name.len() > MAX_ACTION_NAME {
+            return Err(InvalidAction::TooLarge("name"));
+        }
+        if self.resource.len() > MAX_RESOURCE {
+            return Err(InvalidAction::TooLarge("resource"));
+        }
+        if self.params.len() > MAX_PARAMS {
+            return Err(InvalidAction::TooLarge("params"));
+        }
+        for p in &self.params {
+            let len = p.name.len()
+                + match &p.value {
+                    ParamValue::Text(s) => s.len(),
+                    ParamValue::Integer(_) | ParamValue::Boolean(_) => 8,
+                };
+            if len > MAX_PARAM_BYTES {
+                return Err(InvalidAction::TooLarge("param"));
+            }
+        }
+        let prefix_ok = self
+            .name
+            .strip_prefix(d.name.as_str())
+            .is_some_and(|rest| rest.starts_with('.'));
+        if !prefix_ok && !d.actions.iter().any(|a| a.name == self.name) {
+            return Err(InvalidAction::WrongPrefix(
+                self.name.clone(),
+                d.name.clone(),
+            ));
+        }
+        if !d.actions.iter().any(|a| a.name == self.name) {
+            return Err(InvalidAction::NotInCatalogue(self.name.clone()));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,25 @@
+//! TameFlare's pure core: the vocabulary every other crate speaks.
+//!
+//! Owns ids, connector descriptors and actions (the host-side mirror of the
+//! WIT types), permission rules and their resolution, audit records and their
+//! hash chain, and the *ports* (traits) through which the proxy reaches the
+//! connector host, the vault and the audit store without depending on them.
+//!
+//! Never does I/O, never reads a clock (time is passed in), and depends on
+//! none of tokio, hyper, rustls, redb, wasmtime or axum.
+
+pub mod action;
+pub mod audit;
+pub mod ids;
+pub mod permission;
+pub mod ports;
+pub mod snapshot;
+
+pub use action::{
+    Action, ActionSpec, ConnectorRequest, Descriptor, Param, ParamValue, Placement, Risk,
+};
+pub use audit::{AuditEntry, AuditRecord, ChainError, Outcome};
+pub use ids::RequestId;
+pub use permission::{Decision, PermissionSet, Rule, RuleError, Verdict};
+pub use ports::{AuditSink, Classifier, ClassifyError, InjectError, Injector};
+pub use snapshot::{GatewayEntry, Route, Snapshot};

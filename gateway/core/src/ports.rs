@@ -1,0 +1,47 @@
+//! Ports: the traits through which the proxy reaches parts it must not
+//! depend on (the Wasm connector host, the vault, the audit store).
+//! The composition root (`tf-cli`) plugs the real implementations in.
+
+use crate::action::{Action, ConnectorRequest};
+use crate::audit::AuditEntry;
+
+/// Why a connector could not classify a request. Every variant is a deny.
+#[derive(Debug, thiserror::Error)]
+pub enum ClassifyError {
+    /// The connector itself refused the request (its `classify-error`).
+    #[error("connector rejected the request: {code}: {message}")]
+    Rejected { code: String, message: String },
+    /// The connector trapped, timed out, exceeded its memory, returned output
+    /// that is too large or not in its catalogue. Reported as `connector_error`.
+    #[error("connector failed: {0}")]
+    Failed(String),
+}
+
+/// Classifies requests for one connector instance. Synchronous and bounded
+/// by the implementation's own deadline; safe to call from async code.
+pub trait Classifier: Send + Sync {
+    fn classify(&self, request: &ConnectorRequest) -> Result<Action, ClassifyError>;
+}
+
+/// Why a credential could not be injected. Every variant is a deny.
+#[derive(Debug, thiserror::Error)]
+pub enum InjectError {
+    #[error("no credential is configured for connector instance {0:?}")]
+    Missing(String),
+    #[error("credential for connector instance {0:?} could not be decrypted")]
+    Decrypt(String),
+    #[error("credential does not form a valid header value")]
+    InvalidHeader,
+}
+
+/// Puts the real credential on an outgoing request. Implemented by the vault;
+/// the plaintext exists only inside `inject`.
+pub trait Injector: Send + Sync {
+    fn inject(&self, headers: &mut http::HeaderMap) -> Result<(), InjectError>;
+}
+
+/// Receives exactly one entry per request that reached the pipeline. Must not
+/// block: implementations queue and group-commit off the request path.
+pub trait AuditSink: Send + Sync {
+    fn record(&self, entry: AuditEntry);
+}

@@ -1,0 +1,1 @@
+//! Listeners, CONNECT, TLS interception, the request pipeline, upstream forwarding.

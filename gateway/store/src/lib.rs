@@ -1,0 +1,1 @@
+//! The only redb user: tables, migrations, append-only audit chain, group commit.

@@ -1,0 +1,1 @@
+//! Local CA, leaf minting per SNI, rustls server and upstream configs.

@@ -1,0 +1,1 @@
+//! Master key, AES-256-GCM sealing of credentials, injection per placement.

@@ -1,0 +1,2 @@
+//! Project tasks: build everything, serve, test.
+fn main() {}
