@@ -54,6 +54,8 @@ pub struct AuditEntry {
     pub host: String,
     /// Path without the query string (queries can carry secrets).
     pub path: String,
+    /// Serialized as `decision`, the word users see in `X-TameFlare-Decision`.
+    #[serde(rename = "decision")]
     pub outcome: Outcome,
     /// Machine-readable reason: the deciding rule for allows, a code for denials.
     pub reason: String,
