@@ -1,0 +1,268 @@
+use std::sync::Mutex;
+
+use axum::body::Body;
+use axum::http::Request as HttpRequest;
+use http_body_util::BodyExt;
+use tf_core::{Decision, Placement};
+use tower::ServiceExt;
+
+use super::*;
+use crate::api::{
+    AuditPage, ConnectorInfo, ConnectorList, GatewayToken, RuleList, Secret, Status, Verification,
+};
+
+const TOKEN: &str = "admin-token-123";
+
+#[derive(Default)]
+struct Fake {
+    rules: Mutex<Vec<Rule>>,
+    added: Mutex<Vec<AddConnector>>,
+}
+
+impl Control for Fake {
+    fn status(&self) -> Result<Status, ControlError> {
+        Ok(Status {
+            version: "0.1.0".into(),
+            data_dir: "/d".into(),
+            proxy: None,
+            admin: None,
+            gateways: vec![],
+            connectors: 0,
+            rules: self.rules.lock().unwrap().len(),
+            audit_records: 0,
+        })
+    }
+    fn connectors(&self) -> Result<ConnectorList, ControlError> {
+        Ok(ConnectorList {
+            connectors: vec![],
+            kinds: vec![],
+        })
+    }
+    fn add_connector(&self, request: AddConnector) -> Result<ConnectorInfo, ControlError> {
+        if request.kind == "nope" {
+            return Err(ControlError::Invalid("unknown kind nope".into()));
+        }
+        if request.domains.iter().any(|d| d == "taken.example") {
+            return Err(ControlError::Conflict("domain taken".into()));
+        }
+        let info = ConnectorInfo {
+            name: request.name.clone().unwrap_or_else(|| request.kind.clone()),
+            kind: request.kind.clone(),
+            version: Some("1".into()),
+            domains: request.domains.clone(),
+            actions: 3,
+            placement: Placement::bearer(),
+            credential_set: request.token.is_some(),
+            created_ms: 1,
+        };
+        self.added.lock().unwrap().push(request);
+        Ok(info)
+    }
+    fn remove_connector(&self, name: &str) -> Result<(), ControlError> {
+        Err(ControlError::NotFound(format!("no connector named {name}")))
+    }
+    fn rules(&self) -> Result<RuleList, ControlError> {
+        Ok(RuleList {
+            rules: self.rules.lock().unwrap().clone(),
+        })
+    }
+    fn set_rule(&self, rule: Rule) -> Result<(), ControlError> {
+        self.rules.lock().unwrap().push(rule);
+        Ok(())
+    }
+    fn remove_rule(&self, key: &RuleKey) -> Result<(), ControlError> {
+        let mut rules = self.rules.lock().unwrap();
+        let before = rules.len();
+        rules.retain(|r| {
+            !(r.gateway == key.gateway && r.connector == key.connector && r.action == key.action)
+        });
+        if rules.len() == before {
+            return Err(ControlError::NotFound("no such rule".into()));
+        }
+        Ok(())
+    }
+    fn ensure_gateway(&self, name: &str) -> Result<GatewayToken, ControlError> {
+        Ok(GatewayToken {
+            name: name.into(),
+            token: "gw-token".into(),
+            created_ms: 5,
+        })
+    }
+    fn audit(&self, after: u64, limit: usize) -> Result<AuditPage, ControlError> {
+        // Echo the effective paging through an error the test can read.
+        Err(ControlError::Internal(format!(
+            "after={after} limit={limit}"
+        )))
+    }
+    fn verify_audit(&self) -> Result<Verification, ControlError> {
+        Ok(Verification {
+            ok: true,
+            records: 0,
+            error: None,
+        })
+    }
+    fn ca_pem(&self) -> Result<String, ControlError> {
+        Ok("-----BEGIN CERTIFICATE-----\n".into())
+    }
+}
+
+fn app() -> (Router, Arc<Fake>) {
+    let fake = Arc::new(Fake::default());
+    (router(fake.clone(), TOKEN), fake)
+}
+
+async fn send(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    json: Option<&str>,
+) -> (StatusCode, String) {
+    let mut b = HttpRequest::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        b = b.header("authorization", format!("Bearer {t}"));
+    }
+    let req = match json {
+        Some(j) => b
+            .header("content-type", "application/json")
+            .body(Body::from(j.to_owned())),
+        None => b.body(Body::empty()),
+    }
+    .unwrap();
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn every_route_requires_the_token() {
+    let (app, _) = app();
+    for (method, uri) in [
+        ("GET", "/v1/status"),
+        ("GET", "/v1/connectors"),
+        ("POST", "/v1/connectors"),
+        ("DELETE", "/v1/connectors/x"),
+        ("GET", "/v1/permissions"),
+        ("POST", "/v1/permissions"),
+        ("DELETE", "/v1/permissions"),
+        ("POST", "/v1/gateways"),
+        ("GET", "/v1/audit"),
+        ("GET", "/v1/audit/verify"),
+        ("GET", "/v1/ca.pem"),
+    ] {
+        for token in [None, Some("wrong"), Some("admin-token-12"), Some("")] {
+            let (status, body) = send(&app, method, uri, token, None).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {uri} {token:?}");
+            let err: ErrorBody = serde_json::from_str(&body).unwrap();
+            assert_eq!(err.code, "unauthorized");
+        }
+    }
+    let (status, _) = send(&app, "GET", "/v1/status", Some(TOKEN), None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn errors_map_to_status_codes() {
+    let (app, _) = app();
+    let cases = [
+        (r#"{"kind":"nope"}"#, StatusCode::BAD_REQUEST, "invalid"),
+        (
+            r#"{"kind":"generic","domains":["taken.example"]}"#,
+            StatusCode::CONFLICT,
+            "conflict",
+        ),
+        (r#"{"kind":1}"#, StatusCode::BAD_REQUEST, "invalid"),
+        (
+            r#"{"kind":"x","extra":1}"#,
+            StatusCode::BAD_REQUEST,
+            "invalid",
+        ),
+    ];
+    for (json, status, code) in cases {
+        let (got, body) = send(&app, "POST", "/v1/connectors", Some(TOKEN), Some(json)).await;
+        assert_eq!(got, status, "{json}: {body}");
+        let err: ErrorBody = serde_json::from_str(&body).unwrap();
+        assert_eq!(err.code, code);
+    }
+    let (got, body) = send(&app, "DELETE", "/v1/connectors/gh", Some(TOKEN), None).await;
+    assert_eq!(got, StatusCode::NOT_FOUND);
+    assert!(body.contains("no connector named gh"));
+}
+
+#[tokio::test]
+async fn secrets_go_in_and_never_come_out() {
+    let (app, fake) = app();
+    let json = r#"{"kind":"github","name":"gh","token":"ghp_supersecret"}"#;
+    let (status, body) = send(&app, "POST", "/v1/connectors", Some(TOKEN), Some(json)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(!body.contains("ghp_supersecret"));
+    let info: ConnectorInfo = serde_json::from_str(&body).unwrap();
+    assert!(info.credential_set);
+    let added = fake.added.lock().unwrap();
+    assert_eq!(added[0].token, Some(Secret::new("ghp_supersecret")));
+    assert!(!format!("{:?}", added[0]).contains("supersecret"));
+}
+
+#[tokio::test]
+async fn permissions_round_trip() {
+    let (app, _) = app();
+    let rule = r#"{"gateway":"Bot","connector":"gh","action":"github.pr.*","decision":"allow"}"#;
+    let (status, _) = send(&app, "POST", "/v1/permissions", Some(TOKEN), Some(rule)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, body) = send(&app, "GET", "/v1/permissions", Some(TOKEN), None).await;
+    let list: RuleList = serde_json::from_str(&body).unwrap();
+    assert_eq!(list.rules.len(), 1);
+    assert_eq!(list.rules[0].decision, Decision::Allow);
+    let key = r#"{"gateway":"Bot","connector":"gh","action":"github.pr.*"}"#;
+    let (status, _) = send(&app, "DELETE", "/v1/permissions", Some(TOKEN), Some(key)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = send(&app, "DELETE", "/v1/permissions", Some(TOKEN), Some(key)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn audit_paging_is_capped() {
+    let (app, _) = app();
+    let (_, body) = send(&app, "GET", "/v1/audit?after=7&limit=5", Some(TOKEN), None).await;
+    assert!(body.contains("after=7 limit=5"), "{body}");
+    let (_, body) = send(&app, "GET", "/v1/audit?limit=999999", Some(TOKEN), None).await;
+    assert!(
+        body.contains(&format!("after=0 limit={MAX_AUDIT_PAGE}")),
+        "{body}"
+    );
+    let (status, _) = send(&app, "GET", "/v1/audit?after=x", Some(TOKEN), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn gateways_and_ca() {
+    let (app, _) = app();
+    let (status, body) = send(
+        &app,
+        "POST",
+        "/v1/gateways",
+        Some(TOKEN),
+        Some(r#"{"name":"Bot"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let gw: GatewayToken = serde_json::from_str(&body).unwrap();
+    assert_eq!(gw.name, "Bot");
+    assert!(!format!("{gw:?}").contains("gw-token"));
+    let (status, body) = send(&app, "GET", "/v1/ca.pem", Some(TOKEN), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.starts_with("-----BEGIN CERTIFICATE"));
+}
+
+#[tokio::test]
+async fn serve_stops_on_shutdown() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (app, _) = app();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, app, async {
+        let _ = rx.await;
+    }));
+    tx.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}
