@@ -1,2 +1,189 @@
-//! Project tasks: build everything, serve, test.
-fn main() {}
+//! Project tasks, with no dependencies so it builds in seconds on a fresh machine.
+//!
+//! - `cargo xtask serve [TF SERVE FLAGS…]`: installs the wasm32-wasip2 target if
+//!   missing, builds the connectors and the `tf` binary in release mode, puts
+//!   `tf` on the PATH (`~/.cargo/bin`), and starts the gateway in the foreground.
+//! - `cargo xtask test`: installs what the tests need from rustup if missing,
+//!   then runs formatting and lint checks and every test: the main workspace
+//!   (unit, integration, end-to-end with the real `tf` binary), the connectors
+//!   and the SDK.
+//! - `cargo xtask bench`: the gateway benchmark (release build).
+//!
+//! Never used by the gateway itself.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let (task, rest) = match args.split_first() {
+        Some((t, r)) => (t.as_str(), r),
+        None => ("help", &[][..]),
+    };
+    let result = match task {
+        "serve" => serve(rest),
+        "test" => test(rest),
+        "bench" => bench(rest),
+        "build" => ensure_wasm_target()
+            .and_then(|()| build_release())
+            .map(|_| ()),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <serve|test|bench|build>\n\n  serve  build everything (release) and start the gateway\n  test   run every check and test\n  bench  benchmark the gateway against direct and tunnelled requests\n  build  build connectors and the tf binary (release)"
+            );
+            return if task == "help" {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            };
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask {task}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the repo root")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn run(what: &str, mut cmd: Command) -> Result<(), String> {
+    eprintln!("==> {what}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("could not start {what}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed ({status})"))
+    }
+}
+
+/// The connectors are built for wasm32-wasip2; rust-toolchain.toml lists the
+/// target, and this installs it explicitly for toolchains that ignore that.
+fn ensure_wasm_target() -> Result<(), String> {
+    let out = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .current_dir(root())
+        .output()
+        .map_err(|e| format!("rustup is required (https://rustup.rs): {e}"))?;
+    if String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.trim() == "wasm32-wasip2")
+    {
+        return Ok(());
+    }
+    let mut c = Command::new("rustup");
+    c.args(["target", "add", "wasm32-wasip2"])
+        .current_dir(root());
+    run("rustup target add wasm32-wasip2", c)
+}
+
+fn build_release() -> Result<PathBuf, String> {
+    let mut c = cargo();
+    c.args(["build", "--release", "--locked", "-p", "tf-cli"]);
+    run("cargo build --release -p tf-cli (connectors + gateway)", c)?;
+    Ok(root().join("target/release/tf"))
+}
+
+fn serve(extra: &[String]) -> Result<(), String> {
+    ensure_wasm_target()?;
+    let tf = build_release()?;
+    // Put `tf` on the PATH the way `cargo install` would.
+    let bin_dir = env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|h| h.join("bin"));
+    if let Some(bin_dir) = bin_dir {
+        let dest = bin_dir.join("tf");
+        let tmp = bin_dir.join(".tf.xtask-tmp");
+        match std::fs::create_dir_all(&bin_dir)
+            .and_then(|()| std::fs::copy(&tf, &tmp))
+            .and_then(|_| std::fs::rename(&tmp, &dest))
+        {
+            Ok(()) => eprintln!("==> installed {}", dest.display()),
+            Err(e) => eprintln!(
+                "==> could not install tf into {} ({e}); use {}",
+                bin_dir.display(),
+                tf.display()
+            ),
+        }
+    }
+    let mut c = Command::new(&tf);
+    c.arg("serve").args(extra);
+    run("tf serve", c)
+}
+
+fn test(extra: &[String]) -> Result<(), String> {
+    ensure_wasm_target()?;
+    let mut c = cargo();
+    c.args(["fmt", "--all", "--check"]);
+    run("cargo fmt --check", c)?;
+    for manifest in ["connectors-wasm/Cargo.toml", "sdk/Cargo.toml"] {
+        let mut c = cargo();
+        c.args(["fmt", "--all", "--check", "--manifest-path", manifest]);
+        run(&format!("cargo fmt --check ({manifest})"), c)?;
+    }
+    // The guest side: native tests of the SDK and of every connector's
+    // classification table, fixtures and spec coverage.
+    for manifest in ["sdk/Cargo.toml", "connectors-wasm/Cargo.toml"] {
+        let mut c = cargo();
+        c.args([
+            "clippy",
+            "--locked",
+            "--all-targets",
+            "--manifest-path",
+            manifest,
+            "--",
+            "-D",
+            "warnings",
+        ]);
+        run(&format!("cargo clippy ({manifest})"), c)?;
+        let mut c = cargo();
+        c.args(["test", "--locked", "--manifest-path", manifest]);
+        run(&format!("cargo test ({manifest})"), c)?;
+    }
+    let mut c = cargo();
+    c.args([
+        "clippy",
+        "--locked",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    run("cargo clippy --workspace", c)?;
+    // The end-to-end tests drive the real binary.
+    let mut c = cargo();
+    c.args(["build", "--locked", "-p", "tf-cli"]);
+    run("cargo build -p tf-cli", c)?;
+    let mut c = cargo();
+    c.args(["test", "--locked", "--workspace"]).args(extra);
+    run("cargo test --workspace", c)
+}
+
+fn bench(extra: &[String]) -> Result<(), String> {
+    ensure_wasm_target()?;
+    build_release()?;
+    let mut c = cargo();
+    c.args([
+        "bench", "--locked", "-p", "tf-e2e", "--bench", "gateway", "--",
+    ])
+    .args(extra);
+    run("cargo bench -p tf-e2e --bench gateway", c)
+}

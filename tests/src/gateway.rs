@@ -1,0 +1,360 @@
+//! Runs the real `tf` binary: `tf serve` as a child process in a temporary
+//! data dir, and one-shot commands (`tf connector add`, `tf run`, `tf logs`)
+//! against the same data dir, exactly as a user would.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tempfile::TempDir;
+use tokio::process::{Child, Command};
+
+use crate::upstream::{MockUpstream, TestCa};
+
+/// Path of the `tf` binary under test: `$TF_BIN`, or `tf` next to the test
+/// executable's profile dir (`target/<profile>/tf`).
+pub fn tf_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("TF_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/<test>-<hash> → target/<profile>/tf
+    let profile_dir = exe.parent().and_then(Path::parent).expect("profile dir");
+    let tf = profile_dir.join("tf");
+    assert!(
+        tf.exists(),
+        "{} does not exist: build it first (`cargo build -p tf-cli`, done by `cargo xtask test`) or set TF_BIN",
+        tf.display()
+    );
+    tf
+}
+
+/// What a finished `tf` command printed.
+#[derive(Debug)]
+pub struct TfOutput {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl TfOutput {
+    /// Panics with the output if the command failed.
+    pub fn ok(self) -> Self {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "tf failed:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// Builds a gateway: upstream routing and extra flags.
+#[derive(Default)]
+pub struct GatewayBuilder {
+    connect_to: Vec<String>,
+    upstream_ca_pem: Option<String>,
+    setup: Vec<Vec<String>>,
+    start: bool,
+}
+
+impl GatewayBuilder {
+    /// Sends `host:443` to the mock upstream (curl `--connect-to` semantics).
+    pub fn route(mut self, host: &str, upstream: &MockUpstream) -> Self {
+        self.connect_to
+            .push(format!("{host}:443:127.0.0.1:{}", upstream.addr.port()));
+        self
+    }
+
+    /// Trusts the test CA for upstream connections (`--upstream-ca`).
+    pub fn upstream_ca(mut self, ca: &TestCa) -> Self {
+        self.upstream_ca_pem = Some(ca.cert_pem.clone());
+        self
+    }
+
+    /// A `tf` command (without `--data-dir`) run before the gateway starts,
+    /// i.e. acting on the data dir directly.
+    pub fn setup(mut self, args: &[&str]) -> Self {
+        self.setup
+            .push(args.iter().map(|s| (*s).to_owned()).collect());
+        self
+    }
+
+    /// Prepares the data dir without starting `tf serve` (for `tf run`'s
+    /// in-process gateway).
+    pub async fn prepare(mut self) -> Gateway {
+        self.start = false;
+        self.build().await
+    }
+
+    pub async fn start(mut self) -> Gateway {
+        self.start = true;
+        self.build().await
+    }
+
+    async fn build(self) -> Gateway {
+        let data_dir = tempfile::Builder::new()
+            .prefix("tf-e2e-data")
+            .tempdir()
+            .expect("data dir");
+        let aux_dir = tempfile::Builder::new()
+            .prefix("tf-e2e-aux")
+            .tempdir()
+            .expect("aux dir");
+        let upstream_ca = self.upstream_ca_pem.map(|pem| {
+            let p = aux_dir.path().join("upstream-ca.pem");
+            std::fs::write(&p, pem).expect("write upstream CA");
+            p
+        });
+        let mut g = Gateway {
+            data_dir,
+            aux_dir,
+            child: None,
+            proxy: None,
+            admin: None,
+            connect_to: self.connect_to,
+            upstream_ca,
+        };
+        g.tf(&["init"]).await.ok();
+        for args in &self.setup {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            g.tf(&args).await.ok();
+        }
+        if self.start {
+            g.serve().await;
+        }
+        g
+    }
+}
+
+/// A `tf serve` process and its data dir.
+pub struct Gateway {
+    data_dir: TempDir,
+    aux_dir: TempDir,
+    child: Option<Child>,
+    proxy: Option<SocketAddr>,
+    admin: Option<SocketAddr>,
+    connect_to: Vec<String>,
+    upstream_ca: Option<PathBuf>,
+}
+
+impl Gateway {
+    pub fn builder() -> GatewayBuilder {
+        GatewayBuilder::default()
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    /// The proxy's bound address (panics if not serving).
+    pub fn proxy_addr(&self) -> SocketAddr {
+        self.proxy.expect("gateway is serving")
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin.expect("gateway is serving")
+    }
+
+    /// Flags shared by `tf serve` and `tf run` (which may start its own gateway).
+    pub fn upstream_flags(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        for c in &self.connect_to {
+            v.push("--connect-to".to_owned());
+            v.push(c.clone());
+        }
+        if let Some(p) = &self.upstream_ca {
+            v.push("--upstream-ca".to_owned());
+            v.push(p.display().to_string());
+        }
+        v
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new(tf_bin());
+        c.env("TF_DATA_DIR", self.data_dir.path())
+            .env_remove("TF_MASTER_KEY")
+            .env_remove("HTTPS_PROXY")
+            .env_remove("HTTP_PROXY")
+            .env_remove("https_proxy")
+            .env_remove("http_proxy")
+            .env("TF_LOG", "info")
+            .kill_on_drop(true);
+        c
+    }
+
+    /// Runs `tf <args>` against this data dir and waits for it.
+    pub async fn tf(&self, args: &[&str]) -> TfOutput {
+        let mut c = self.command();
+        c.args(args).stdin(Stdio::null());
+        let out = tokio::time::timeout(Duration::from_secs(120), c.output())
+            .await
+            .unwrap_or_else(|_| panic!("tf {args:?} did not finish within 120 s"))
+            .expect("spawn tf");
+        let out = TfOutput {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        self.append_log(&format!(
+            "$ tf {}\n{}{}",
+            args.join(" "),
+            out.stdout,
+            out.stderr
+        ));
+        out
+    }
+
+    /// `tf run --name <agent> [upstream flags] -- <cmd…>` and waits for it.
+    pub async fn run_agent(&self, agent: &str, cmd: &[&str]) -> TfOutput {
+        let flags = self.upstream_flags();
+        let mut args: Vec<&str> = vec!["run", "--name", agent];
+        if self.child.is_none() {
+            args.extend(flags.iter().map(String::as_str));
+        }
+        args.push("--");
+        args.extend_from_slice(cmd);
+        self.tf(&args).await
+    }
+
+    /// `tf run` with stdout piped, for tests that read the agent's output as it comes.
+    pub fn spawn_agent(&self, agent: &str, cmd: &[&str]) -> Child {
+        let mut c = self.command();
+        c.args(["run", "--name", agent, "--"])
+            .args(cmd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped());
+        c.spawn().expect("spawn tf run")
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.aux_dir.path().join("commands.log")
+    }
+
+    fn append_log(&self, text: &str) {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+        {
+            let _ = f.write_all(text.as_bytes());
+        }
+    }
+
+    /// Everything `tf serve` and the commands printed so far.
+    pub fn logs(&self) -> String {
+        let mut s =
+            std::fs::read_to_string(self.aux_dir.path().join("serve.log")).unwrap_or_default();
+        s.push_str(&std::fs::read_to_string(self.log_path()).unwrap_or_default());
+        s
+    }
+
+    /// Starts `tf serve` on ephemeral loopback ports and waits for `runtime.json`.
+    pub async fn serve(&mut self) {
+        let log = std::fs::File::create(self.aux_dir.path().join("serve.log")).expect("serve log");
+        let mut c = self.command();
+        c.args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .args(self.upstream_flags())
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log fd"))
+        .stderr(log);
+        self.child = Some(c.spawn().expect("spawn tf serve"));
+        let runtime = self.data_dir.path().join("runtime.json");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let mut tick = tokio::time::interval(Duration::from_millis(25));
+        let info: serde_json::Value = loop {
+            tick.tick().await;
+            if let Ok(text) = std::fs::read_to_string(&runtime)
+                && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+                && v.get("proxy").is_some()
+            {
+                break v;
+            }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("tf serve exited early ({status}):\n{}", self.logs());
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "tf serve did not start:\n{}",
+                self.logs()
+            );
+        };
+        let addr = |k: &str| -> SocketAddr {
+            info[k]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or_else(|| panic!("runtime.json {k}: {info}"))
+        };
+        self.proxy = Some(addr("proxy"));
+        self.admin = Some(addr("admin"));
+    }
+
+    /// Stops `tf serve` with SIGTERM (a clean shutdown) and waits for it.
+    pub async fn stop(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let pid = child.id().expect("serve pid").to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status().await;
+        let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+            .await
+            .expect("tf serve did not stop within 30 s of SIGTERM")
+            .expect("wait serve");
+        self.proxy = None;
+        self.admin = None;
+        status.code()
+    }
+
+    /// `curl` straight at the proxy with the given proxy user (no `tf run`).
+    pub async fn curl_via_proxy(&self, proxy_user: Option<&str>, url: &str) -> TfOutput {
+        let proxy = format!("http://{}", self.proxy_addr());
+        let mut c = Command::new("curl");
+        c.args([
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--proxy",
+            &proxy,
+        ]);
+        if let Some(u) = proxy_user {
+            c.args(["--proxy-user", u]);
+        }
+        c.args([
+            "--cacert",
+            &self.data_dir.path().join("ca.pem").display().to_string(),
+            url,
+        ]);
+        let out = c.output().await.expect("run curl");
+        TfOutput {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The audit trail as JSON records, via `tf logs --json`.
+    pub async fn audit(&self) -> Vec<serde_json::Value> {
+        let out = self.tf(&["logs", "--json", "-n", "10000"]).await.ok();
+        out.stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("tf logs --json line {l:?}: {e}"))
+            })
+            .collect()
+    }
+}
