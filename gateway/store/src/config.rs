@@ -1,0 +1,277 @@
+//! Configuration tables: gateways, connector instances, sealed secrets and
+//! permission rules. Values are JSON; names are validated with tf-core.
+
+use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use serde::{Deserialize, Serialize};
+use tf_core::ids::is_valid_name;
+use tf_core::{Placement, Rule};
+
+use crate::tables::{CONNECTORS, GATEWAYS, META, META_NEXT_RULE_ID, RULES, SECRETS};
+use crate::{ReadError, Store, WriteError, decode, encode};
+
+/// A gateway identity agents authenticate as.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayRecord {
+    pub name: String,
+    /// The proxy password agents present. Never printed by `Debug`.
+    pub token: String,
+    pub created_ms: u64,
+}
+
+impl std::fmt::Debug for GatewayRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayRecord")
+            .field("name", &self.name)
+            .field("token", &"<redacted>")
+            .field("created_ms", &self.created_ms)
+            .finish()
+    }
+}
+
+/// A configured connector instance: which connector (`kind`) serves which
+/// domains, and an optional credential placement overriding the connector's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectorInstance {
+    pub name: String,
+    pub kind: String,
+    pub domains: Vec<String>,
+    pub placement: Option<Placement>,
+    pub created_ms: u64,
+}
+
+fn check_name(what: &'static str, name: &str) -> Result<(), WriteError> {
+    if is_valid_name(name) {
+        Ok(())
+    } else {
+        Err(WriteError::InvalidName {
+            what,
+            name: name.to_owned(),
+        })
+    }
+}
+
+/// A lower-case host name (labels of `[a-z0-9-]`), optionally `*.` first.
+fn valid_domain(domain: &str) -> bool {
+    let host = domain.strip_prefix("*.").unwrap_or(domain);
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+fn same_key(a: &Rule, gateway: &str, connector: &str, action: &str) -> bool {
+    a.gateway == gateway && a.connector == connector && a.action == action
+}
+
+/// Finds the id of the rule with this key, if any.
+fn find_rule(
+    tx: &WriteTransaction,
+    gateway: &str,
+    connector: &str,
+    action: &str,
+) -> Result<Option<u64>, WriteError> {
+    let table = tx.open_table(RULES)?;
+    for item in table.iter()? {
+        let (id, value) = item?;
+        let rule: Rule = decode("rule", id.value(), value.value())?;
+        if same_key(&rule, gateway, connector, action) {
+            return Ok(Some(id.value()));
+        }
+    }
+    Ok(None)
+}
+
+impl Store {
+    /// Returns the gateway `name`, creating it with `new_token()` on first use.
+    pub fn ensure_gateway(
+        &self,
+        name: &str,
+        new_token: impl FnOnce() -> String,
+        now_ms: u64,
+    ) -> Result<GatewayRecord, WriteError> {
+        check_name("gateway", name)?;
+        self.write(|tx| {
+            let mut table = tx.open_table(GATEWAYS)?;
+            if let Some(v) = table.get(name)? {
+                return Ok(decode("gateway", name, v.value())?);
+            }
+            let record = GatewayRecord {
+                name: name.to_owned(),
+                token: new_token(),
+                created_ms: now_ms,
+            };
+            table.insert(name, encode(&record).as_slice())?;
+            Ok(record)
+        })
+    }
+
+    /// Every gateway, by name.
+    pub fn gateways(&self) -> Result<Vec<GatewayRecord>, ReadError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(GATEWAYS)?;
+        table
+            .iter()?
+            .map(|item| {
+                let (k, v) = item?;
+                decode("gateway", k.value(), v.value())
+            })
+            .collect()
+    }
+
+    /// Removes a gateway; its rules stay. Returns whether it existed.
+    pub fn remove_gateway(&self, name: &str) -> Result<bool, WriteError> {
+        self.write(|tx| Ok(tx.open_table(GATEWAYS)?.remove(name)?.is_some()))
+    }
+
+    /// Adds or replaces a connector instance.
+    pub fn put_connector(&self, instance: &ConnectorInstance) -> Result<(), WriteError> {
+        check_name("connector instance", &instance.name)?;
+        check_name("connector", &instance.kind)?;
+        if let Some(bad) = instance.domains.iter().find(|d| !valid_domain(d)) {
+            return Err(WriteError::InvalidDomain(bad.clone()));
+        }
+        self.write(|tx| {
+            tx.open_table(CONNECTORS)?
+                .insert(instance.name.as_str(), encode(instance).as_slice())?;
+            Ok(())
+        })
+    }
+
+    /// Every connector instance, by name.
+    pub fn connectors(&self) -> Result<Vec<ConnectorInstance>, ReadError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(CONNECTORS)?;
+        table
+            .iter()?
+            .map(|item| {
+                let (k, v) = item?;
+                decode("connector", k.value(), v.value())
+            })
+            .collect()
+    }
+
+    /// One connector instance.
+    pub fn connector(&self, name: &str) -> Result<Option<ConnectorInstance>, ReadError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(CONNECTORS)?;
+        table
+            .get(name)?
+            .map(|v| decode("connector", name, v.value()))
+            .transpose()
+    }
+
+    /// Removes a connector instance and its secret (rules stay, so
+    /// re-adding the instance restores its permissions). Returns whether the
+    /// instance existed.
+    pub fn remove_connector(&self, name: &str) -> Result<bool, WriteError> {
+        self.write(|tx| {
+            let existed = tx.open_table(CONNECTORS)?.remove(name)?.is_some();
+            tx.open_table(SECRETS)?.remove(name)?;
+            Ok(existed)
+        })
+    }
+
+    /// Stores the sealed credential of a connector instance (vault format;
+    /// opaque bytes here).
+    pub fn put_secret(&self, instance: &str, sealed: &[u8]) -> Result<(), WriteError> {
+        check_name("connector instance", instance)?;
+        self.write(|tx| {
+            tx.open_table(SECRETS)?.insert(instance, sealed)?;
+            Ok(())
+        })
+    }
+
+    /// The sealed credential of a connector instance.
+    pub fn secret(&self, instance: &str) -> Result<Option<Vec<u8>>, ReadError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(SECRETS)?;
+        Ok(table.get(instance)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Removes a sealed credential. Returns whether it existed.
+    pub fn remove_secret(&self, instance: &str) -> Result<bool, WriteError> {
+        self.write(|tx| Ok(tx.open_table(SECRETS)?.remove(instance)?.is_some()))
+    }
+
+    /// Adds a rule, or replaces (in place, keeping its position) the rule
+    /// with the same gateway, connector and action pattern.
+    pub fn set_rule(&self, rule: &Rule) -> Result<(), WriteError> {
+        rule.validate()?;
+        self.write(|tx| {
+            let id = match find_rule(tx, &rule.gateway, &rule.connector, &rule.action)? {
+                Some(id) => id,
+                None => {
+                    let mut meta = tx.open_table(META)?;
+                    let next: u64 = match meta.get(META_NEXT_RULE_ID)? {
+                        Some(v) => decode("meta", META_NEXT_RULE_ID, v.value())?,
+                        None => 1,
+                    };
+                    meta.insert(META_NEXT_RULE_ID, encode(&(next + 1)).as_slice())?;
+                    next
+                }
+            };
+            tx.open_table(RULES)?.insert(id, encode(rule).as_slice())?;
+            Ok(())
+        })
+    }
+
+    /// Every rule, in insertion order.
+    pub fn rules(&self) -> Result<Vec<Rule>, ReadError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(RULES)?;
+        table
+            .iter()?
+            .map(|item| {
+                let (k, v) = item?;
+                decode("rule", k.value(), v.value())
+            })
+            .collect()
+    }
+
+    /// Removes the rule with this key. Returns whether it existed.
+    pub fn remove_rule(
+        &self,
+        gateway: &str,
+        connector: &str,
+        action: &str,
+    ) -> Result<bool, WriteError> {
+        self.write(|tx| match find_rule(tx, gateway, connector, action)? {
+            Some(id) => {
+                tx.open_table(RULES)?.remove(id)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_domain;
+
+    #[test]
+    fn domains() {
+        for ok in ["api.github.com", "*.slack.com", "localhost", "a-b.c0"] {
+            assert!(valid_domain(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "API.github.com",
+            "*.",
+            "a..b",
+            "-a.b",
+            "a/b",
+            "a b",
+            "*",
+        ] {
+            assert!(!valid_domain(bad), "{bad}");
+        }
+    }
+}

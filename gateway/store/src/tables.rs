@@ -1,0 +1,32 @@
+//! Every redb table, declared in one place.
+//!
+//! Keys and value encodings are part of the on-disk schema: changing one
+//! means bumping [`SCHEMA_VERSION`] and writing a migration in `lib.rs`.
+
+use redb::TableDefinition;
+
+/// The schema this build reads and writes.
+pub(crate) const SCHEMA_VERSION: u64 = 1;
+
+/// `key → JSON`: `schema_version` (number), `next_rule_id` (number),
+/// `audit_head` ([`crate::audit::Head`]).
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+pub(crate) const META_SCHEMA_VERSION: &str = "schema_version";
+pub(crate) const META_NEXT_RULE_ID: &str = "next_rule_id";
+pub(crate) const META_AUDIT_HEAD: &str = "audit_head";
+
+/// Gateway name → [`crate::GatewayRecord`] JSON.
+pub(crate) const GATEWAYS: TableDefinition<&str, &[u8]> = TableDefinition::new("gateways");
+
+/// Connector instance name → [`crate::ConnectorInstance`] JSON.
+pub(crate) const CONNECTORS: TableDefinition<&str, &[u8]> = TableDefinition::new("connectors");
+
+/// Connector instance name → sealed credential (vault format, opaque here).
+pub(crate) const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("secrets");
+
+/// Insertion id → [`tf_core::Rule`] JSON. Ids only grow, so iteration order
+/// is insertion order.
+pub(crate) const RULES: TableDefinition<u64, &[u8]> = TableDefinition::new("rules");
+
+/// Append-only: sequence number → [`tf_core::AuditRecord`] JSON.
+pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
