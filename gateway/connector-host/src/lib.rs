@@ -1,1 +1,39 @@
-//! The only wasmtime user: loads, caches and calls connector components.
+//! The connector host: the only crate that runs WebAssembly.
+//!
+//! Owns the wasmtime [`Engine`](wasmtime::Engine) configuration (pooling
+//! allocator, epoch deadlines, per-instance memory limits), loading connector
+//! components (format check, import allowlist, compilation, the on-disk cache
+//! of compiled artifacts, `describe()` and descriptor validation) and calling
+//! `classify` on pooled instances behind the [`tf_core::Classifier`] port.
+//!
+//! Never gives a guest a credential, a socket, a file, an environment
+//! variable or a clock: guests get an empty WASI context and the `log`
+//! import only. Never trusts guest output: every action is validated against
+//! the connector's catalogue and size limits, and every failure (trap,
+//! deadline, memory limit, bad output) is a [`tf_core::ClassifyError`], never
+//! a panic, so callers fail closed.
+//!
+//! # Layout
+//!
+//! - `host.rs`: [`Host`] (shared engine, linker and epoch ticker), loading.
+//! - `connector.rs`: [`Connector`], the instance pool and `classify`.
+//! - `bindings.rs`: the one `bindgen!` of `wit/connector.wit`.
+//! - `imports.rs`: the import allowlist.
+//! - `descriptor.rs`: WIT ↔ core conversions and descriptor validation.
+//! - `cache.rs`: compiled-artifact cache.
+//! - `state.rs`: per-store data (empty WASI, limiter, guest log and stderr).
+
+mod bindings;
+mod cache;
+mod config;
+mod connector;
+mod descriptor;
+mod host;
+mod imports;
+mod state;
+
+pub use config::HostConfig;
+pub use connector::Connector;
+pub use descriptor::DescriptorError;
+pub use host::{Host, HostError, LoadError};
+pub use imports::ImportError;

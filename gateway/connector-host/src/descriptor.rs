@@ -1,0 +1,242 @@
+//! Conversions between the WIT types and `tf_core`'s mirror of them, and the
+//! validation of a connector's descriptor at load.
+
+use std::collections::HashSet;
+
+use tf_core::{
+    Action, ActionSpec, ConnectorRequest, Descriptor, Param, ParamValue, Placement, Risk,
+};
+
+use crate::bindings::types as wit;
+
+/// Most actions one catalogue may hold.
+pub(crate) const MAX_ACTIONS: usize = 20_000;
+/// Longest description, path template or version string accepted.
+const MAX_TEXT: usize = 2048;
+
+/// Why a connector's descriptor is refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DescriptorError {
+    #[error(
+        "connector name {0:?} is not a lowercase identifier ([a-z][a-z0-9_-]*, at most 64 bytes)"
+    )]
+    Name(String),
+    #[error("connector version {0:?} is empty, too long or not printable ASCII")]
+    Version(String),
+    #[error("the action catalogue is empty")]
+    NoActions,
+    #[error("the action catalogue has more than {MAX_ACTIONS} actions")]
+    TooManyActions,
+    #[error("action name {0:?} is not `<connector>.<segment>…` with segments of [A-Za-z0-9_-]")]
+    ActionName(String),
+    #[error("action name {0:?} appears twice")]
+    DuplicateAction(String),
+    #[error("action {0:?}: method must be upper-case letters or `*`")]
+    Method(String),
+    #[error("action {0:?}: description or path template too long or has control characters")]
+    ActionText(String),
+    #[error("domain {0:?} is not a valid lowercase host name")]
+    Domain(String),
+    #[error("domain {0:?} appears twice")]
+    DuplicateDomain(String),
+    #[error("credential placement header name {0:?} is not a valid lowercase header name")]
+    PlacementHeader(String),
+    #[error(
+        "credential placement template must contain `{{secret}}` and only visible ASCII or spaces"
+    )]
+    PlacementTemplate,
+}
+
+fn risk(r: wit::Risk) -> Risk {
+    match r {
+        wit::Risk::Low => Risk::Low,
+        wit::Risk::Medium => Risk::Medium,
+        wit::Risk::High => Risk::High,
+        wit::Risk::Critical => Risk::Critical,
+    }
+}
+
+pub(crate) fn descriptor_from_wit(d: wit::Descriptor) -> Descriptor {
+    Descriptor {
+        name: d.name,
+        version: d.version,
+        domains: d.domains,
+        actions: d
+            .actions
+            .into_iter()
+            .map(|a| ActionSpec {
+                name: a.name,
+                description: a.description,
+                method: a.method,
+                path_template: a.path_template,
+                risk: risk(a.risk),
+                read_only: a.read_only,
+            })
+            .collect(),
+        placement: match d.placement {
+            wit::CredentialPlacement::None => Placement::None,
+            wit::CredentialPlacement::Header(h) => Placement::Header {
+                name: h.name,
+                template: h.template,
+            },
+            wit::CredentialPlacement::Basic => Placement::Basic,
+        },
+        needs_body: d.needs_body,
+    }
+}
+
+pub(crate) fn request_to_wit(r: &ConnectorRequest) -> wit::Request {
+    wit::Request {
+        method: r.method.clone(),
+        scheme: r.scheme.clone(),
+        host: r.host.clone(),
+        path: r.path.clone(),
+        query: r.query.clone(),
+        headers: r.headers.clone(),
+        body: r.body.clone(),
+    }
+}
+
+pub(crate) fn action_from_wit(a: wit::Action) -> Action {
+    Action {
+        name: a.name,
+        resource: a.resource,
+        params: a
+            .params
+            .into_iter()
+            .map(|p| Param {
+                name: p.name,
+                value: match p.value {
+                    wit::ParamValue::Text(s) => ParamValue::Text(s),
+                    wit::ParamValue::Integer(i) => ParamValue::Integer(i),
+                    wit::ParamValue::Boolean(b) => ParamValue::Boolean(b),
+                },
+            })
+            .collect(),
+        risk: risk(a.risk),
+    }
+}
+
+fn is_connector_name(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    s.len() <= 64
+        && bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-'))
+}
+
+fn is_action_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+}
+
+fn is_text(s: &str) -> bool {
+    s.len() <= MAX_TEXT && !s.chars().any(char::is_control)
+}
+
+/// A lowercase DNS host name: labels of `[a-z0-9-]`, 1–63 bytes, not starting
+/// or ending with `-`, at most 253 bytes in all. No wildcards, no IP literals
+/// with ports, no trailing dot.
+pub(crate) fn is_host_name(s: &str) -> bool {
+    s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+fn is_header_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes().all(|b| {
+            b.is_ascii_lowercase()
+                || b.is_ascii_digit()
+                || matches!(
+                    b,
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
+                )
+        })
+}
+
+/// Checks what a connector said about itself.
+pub(crate) fn validate(d: &Descriptor) -> Result<(), DescriptorError> {
+    if !is_connector_name(&d.name) {
+        return Err(DescriptorError::Name(d.name.clone()));
+    }
+    if d.version.is_empty()
+        || d.version.len() > 64
+        || !d.version.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(DescriptorError::Version(d.version.clone()));
+    }
+    if d.actions.is_empty() {
+        return Err(DescriptorError::NoActions);
+    }
+    if d.actions.len() > MAX_ACTIONS {
+        return Err(DescriptorError::TooManyActions);
+    }
+    let mut names = HashSet::with_capacity(d.actions.len());
+    for a in &d.actions {
+        let well_formed = a.name.len() <= tf_core::action::MAX_ACTION_NAME
+            && a.name
+                .strip_prefix(d.name.as_str())
+                .and_then(|rest| rest.strip_prefix('.'))
+                .is_some_and(|rest| rest.split('.').all(is_action_segment));
+        if !well_formed {
+            return Err(DescriptorError::ActionName(a.name.clone()));
+        }
+        if !names.insert(a.name.as_str()) {
+            return Err(DescriptorError::DuplicateAction(a.name.clone()));
+        }
+        let method_ok = a.method == "*"
+            || (!a.method.is_empty()
+                && a.method.len() <= 16
+                && a.method.bytes().all(|b| b.is_ascii_uppercase()));
+        if !method_ok {
+            return Err(DescriptorError::Method(a.name.clone()));
+        }
+        if !is_text(&a.description) || !is_text(&a.path_template) {
+            return Err(DescriptorError::ActionText(a.name.clone()));
+        }
+    }
+    let mut domains = HashSet::with_capacity(d.domains.len());
+    for domain in &d.domains {
+        if !is_host_name(domain) {
+            return Err(DescriptorError::Domain(domain.clone()));
+        }
+        if !domains.insert(domain.as_str()) {
+            return Err(DescriptorError::DuplicateDomain(domain.clone()));
+        }
+    }
+    if let Placement::Header { name, template } = &d.placement {
+        if !is_header_name(name) {
+            return Err(DescriptorError::PlacementHeader(name.clone()));
+        }
+        let visible = template.bytes().all(|b| b == b' ' || b.is_ascii_graphic());
+        if !visible || !template.contains("{secret}") || template.len() > 1024 {
+            return Err(DescriptorError::PlacementTemplate);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,137 @@
+use super::*;
+
+fn good() -> Descriptor {
+    Descriptor {
+        name: "github".into(),
+        version: "0.1.0".into(),
+        domains: vec!["api.github.com".into(), "uploads.github.com".into()],
+        actions: vec![
+            ActionSpec {
+                name: "github.pr.merge".into(),
+                description: "Merge a pull request".into(),
+                method: "PUT".into(),
+                path_template: "/repos/{owner}/{repo}/pulls/{pull_number}/merge".into(),
+                risk: Risk::High,
+                read_only: false,
+            },
+            ActionSpec {
+                name: "github.repo.get".into(),
+                description: "Get a repository".into(),
+                method: "GET".into(),
+                path_template: "/repos/{owner}/{repo}".into(),
+                risk: Risk::Low,
+                read_only: true,
+            },
+        ],
+        placement: Placement::bearer(),
+        needs_body: false,
+    }
+}
+
+#[test]
+fn a_good_descriptor_passes() {
+    assert_eq!(validate(&good()), Ok(()));
+}
+
+#[test]
+fn each_problem_is_named() {
+    let cases: Vec<(fn(&mut Descriptor), DescriptorError)> = vec![
+        (
+            |d| d.name = "GitHub".into(),
+            DescriptorError::Name("GitHub".into()),
+        ),
+        (|d| d.name = "".into(), DescriptorError::Name("".into())),
+        (
+            |d| d.name = "git.hub".into(),
+            DescriptorError::Name("git.hub".into()),
+        ),
+        (
+            |d| d.version = "".into(),
+            DescriptorError::Version("".into()),
+        ),
+        (|d| d.actions.clear(), DescriptorError::NoActions),
+        (
+            |d| d.actions[1].name = "gitlab.repo.get".into(),
+            DescriptorError::ActionName("gitlab.repo.get".into()),
+        ),
+        (
+            |d| d.actions[1].name = "github".into(),
+            DescriptorError::ActionName("github".into()),
+        ),
+        (
+            |d| d.actions[1].name = "github..get".into(),
+            DescriptorError::ActionName("github..get".into()),
+        ),
+        (
+            |d| d.actions[1].name = "github.pr.merge".into(),
+            DescriptorError::DuplicateAction("github.pr.merge".into()),
+        ),
+        (
+            |d| d.actions[0].method = "put".into(),
+            DescriptorError::Method("github.pr.merge".into()),
+        ),
+        (
+            |d| d.actions[0].description = "a\nb".into(),
+            DescriptorError::ActionText("github.pr.merge".into()),
+        ),
+        (
+            |d| d.domains.push("API.github.com".into()),
+            DescriptorError::Domain("API.github.com".into()),
+        ),
+        (
+            |d| d.domains.push("*.github.com".into()),
+            DescriptorError::Domain("*.github.com".into()),
+        ),
+        (
+            |d| d.domains.push("api.github.com:443".into()),
+            DescriptorError::Domain("api.github.com:443".into()),
+        ),
+        (
+            |d| d.domains.push("api.github.com".into()),
+            DescriptorError::DuplicateDomain("api.github.com".into()),
+        ),
+        (
+            |d| {
+                d.placement = Placement::Header {
+                    name: "X Token".into(),
+                    template: "{secret}".into(),
+                }
+            },
+            DescriptorError::PlacementHeader("X Token".into()),
+        ),
+        (
+            |d| {
+                d.placement = Placement::Header {
+                    name: "x-token".into(),
+                    template: "{secret}\r\nx-evil: 1".into(),
+                }
+            },
+            DescriptorError::PlacementTemplate,
+        ),
+        (
+            |d| {
+                d.placement = Placement::Header {
+                    name: "x-token".into(),
+                    template: "static".into(),
+                }
+            },
+            DescriptorError::PlacementTemplate,
+        ),
+    ];
+    for (i, (mutate, want)) in cases.into_iter().enumerate() {
+        let mut d = good();
+        mutate(&mut d);
+        assert_eq!(validate(&d), Err(want), "case {i}");
+    }
+}
+
+#[test]
+fn empty_domains_and_other_placements_are_fine() {
+    let mut d = good();
+    d.domains.clear();
+    d.placement = Placement::Basic;
+    assert_eq!(validate(&d), Ok(()));
+    d.placement = Placement::None;
+    d.actions[0].method = "*".into();
+    assert_eq!(validate(&d), Ok(()));
+}
