@@ -407,3 +407,18 @@ fn measure_audit_throughput() {
     println!("verify: {count} records in {:?}", started.elapsed());
     handle.shutdown().unwrap();
 }
+
+#[test]
+fn two_writers_on_one_store_keep_one_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let (a, ha) = store.audit_writer();
+    let (b, hb) = store.audit_writer();
+    for i in 0..300 {
+        a.record(entry(i));
+        b.record(entry(10_000 + i));
+    }
+    ha.shutdown().unwrap();
+    hb.shutdown().unwrap();
+    assert_eq!(store.verify_audit().unwrap().0, 600);
+}
