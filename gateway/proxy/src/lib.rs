@@ -1,1 +1,21 @@
-//! Listeners, CONNECT, TLS interception, the request pipeline, upstream forwarding.
+//! The proxy: the agent-facing listener, CONNECT and TLS interception, the
+//! request pipeline (identify → target → route → read → classify → authorize
+//! → inject → forward) over one typed per-request context, the pooled
+//! upstream client, and the single mapping from pipeline errors to responses.
+//!
+//! It reaches the connector host, the vault and the audit store only through
+//! the ports of `tf-core` and the [`tf_core::Snapshot`] swapped in by the
+//! composition root; it never depends on wasmtime, redb, axum or the vault,
+//! makes no policy decision of its own, and never puts a credential in a log
+//! line, an error, an audit entry or a response. Any failure is a deny.
+
+mod body;
+mod config;
+mod pipeline;
+mod server;
+mod upstream;
+
+pub use body::ResponseBody;
+pub use config::{ConnectTo, ConnectToError, ProxyConfig};
+pub use server::{NewProxyError, Proxy, serve};
+pub use upstream::ConnectError;
