@@ -1,0 +1,161 @@
+//! Request → action for GitHub: a route-trie lookup over the generated
+//! operation table, a few body-dependent variants (`github.pr.close`,
+//! `github.issue.close`, `github.file.update`), and `github.unknown` for
+//! anything the table does not know.
+
+use tameflare_sdk::{Action, ActionSpec, Param, Request, Risk};
+
+use crate::routes::{OPS, ROUTER};
+
+/// One operation of the generated table.
+#[derive(Debug)]
+pub(crate) struct Op {
+    pub(crate) method: &'static str,
+    pub(crate) path: &'static str,
+    pub(crate) operation_id: &'static str,
+    pub(crate) action: &'static str,
+    pub(crate) summary: &'static str,
+    /// Path parameter names in path order.
+    pub(crate) params: &'static [&'static str],
+    /// Leading path segments that form the resource (`u8::MAX`: all).
+    pub(crate) keep: u8,
+    pub(crate) risk: Risk,
+}
+
+/// The action of requests the table does not know.
+pub(crate) const UNKNOWN: &str = "github.unknown";
+
+/// A body-dependent variant of an operation's action.
+struct Variant {
+    base: &'static str,
+    name: &'static str,
+    description: &'static str,
+    risk: Risk,
+    applies: fn(&Request) -> bool,
+}
+
+const VARIANTS: &[Variant] = &[
+    Variant {
+        base: "github.pr.update",
+        name: "github.pr.close",
+        description: "Close a pull request (update with state \"closed\")",
+        risk: Risk::Medium,
+        applies: state_closed,
+    },
+    Variant {
+        base: "github.issue.update",
+        name: "github.issue.close",
+        description: "Close an issue (update with state \"closed\")",
+        risk: Risk::Medium,
+        applies: state_closed,
+    },
+    Variant {
+        base: "github.file.create",
+        name: "github.file.update",
+        description: "Update a file (contents PUT with the blob `sha` it replaces)",
+        risk: Risk::Medium,
+        applies: has_sha,
+    },
+];
+
+fn state_closed(req: &Request) -> bool {
+    req.json_field("state")
+        .and_then(|v| v.as_str())
+        .is_some_and(|s| s == "closed")
+}
+
+fn has_sha(req: &Request) -> bool {
+    req.json_field("sha").and_then(|v| v.as_str()).is_some()
+}
+
+/// Every action `classify` can return, one entry per (method, path) and
+/// variant, plus `github.unknown`.
+pub(crate) fn catalogue() -> Vec<ActionSpec> {
+    let read_only = |m: &str| m == "GET" || m == "HEAD";
+    let mut specs: Vec<ActionSpec> = OPS
+        .iter()
+        .map(|op| ActionSpec {
+            name: op.action.into(),
+            description: format!("{} [{}]", op.summary, op.operation_id),
+            method: op.method.into(),
+            path_template: op.path.into(),
+            risk: op.risk,
+            read_only: read_only(op.method),
+        })
+        .collect();
+    for v in VARIANTS {
+        let op = OPS
+            .iter()
+            .find(|op| op.action == v.base)
+            .expect("every variant has a base operation");
+        specs.push(ActionSpec {
+            name: v.name.into(),
+            description: v.description.into(),
+            method: op.method.into(),
+            path_template: op.path.into(),
+            risk: v.risk,
+            read_only: false,
+        });
+    }
+    specs.push(ActionSpec {
+        name: UNKNOWN.into(),
+        description: "A request to api.github.com that matches no known operation".into(),
+        method: "*".into(),
+        path_template: "/{path+}".into(),
+        risk: Risk::High,
+        read_only: false,
+    });
+    specs
+}
+
+/// Classifies one request; never fails (unknown requests are
+/// `github.unknown`, high risk, so policy decides).
+pub(crate) fn classify(req: &Request) -> Action {
+    // HEAD is GET without a body: same operation.
+    let method = if req.method == "HEAD" { "GET" } else { req.method.as_str() };
+    let Some(m) = ROUTER.lookup(method, &req.path) else {
+        return Action {
+            name: UNKNOWN.into(),
+            resource: req.path.trim_start_matches('/').into(),
+            params: Vec::new(),
+            risk: Risk::High,
+        };
+    };
+    let op = &OPS[m.route as usize];
+    let (name, risk) = VARIANTS
+        .iter()
+        .find(|v| v.base == op.action && (v.applies)(req))
+        .map_or((op.action, op.risk), |v| (v.name, v.risk));
+    let values = m.captures.values();
+    let mut params = Vec::with_capacity(values.len() + 1);
+    for (&pname, &value) in op.params.iter().zip(values) {
+        params.push(Param::infer(pname, value));
+        if pname == "pull_number" || pname == "issue_number" {
+            params.push(Param::infer("number", value));
+        }
+    }
+    Action {
+        name: name.into(),
+        resource: resource(&req.path, op),
+        params,
+        risk,
+    }
+}
+
+/// The path up to the operation's last parameter, without the leading `/`
+/// and, for repository paths, without `repos/`: `octo/hello/pulls/7`.
+fn resource(path: &str, op: &Op) -> String {
+    let mut r = path.trim_start_matches('/');
+    if op.keep != u8::MAX
+        && let Some((end, _)) = r.match_indices('/').nth(usize::from(op.keep) - 1)
+    {
+        r = &r[..end];
+    }
+    if op.path.starts_with("/repos/{owner}/{repo}") {
+        r = r.strip_prefix("repos/").unwrap_or(r);
+    }
+    r.to_string()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,108 @@
+//! The TameFlare connector author's kit.
+//!
+//! Owns everything a connector crate needs to become a WebAssembly component
+//! implementing `tameflare:connector@0.1.0`: plain-Rust [`types`] mirroring
+//! the WIT records, the [`Connector`] trait and [`export_connector!`] macro
+//! that wire an implementation to the generated bindings, [`route`] tables
+//! (templates matched against method + path, most literal wins, no
+//! allocation per lookup), and [`extract`] helpers for query parameters and
+//! JSON body fields. With the `testing` feature, [`testing`] runs fixture
+//! files natively.
+//!
+//! It never touches credentials, sockets, files or clocks, and connector code
+//! built on it never names a wit-bindgen type.
+//!
+//! ```
+//! use tameflare_sdk::{Action, ClassifyError, Connector, Descriptor, Placement, Request, Risk};
+//!
+//! struct Echo;
+//!
+//! impl Connector for Echo {
+//!     fn describe() -> Descriptor {
+//!         Descriptor {
+//!             name: "echo".into(),
+//!             version: "0.1.0".into(),
+//!             domains: vec!["echo.test".into()],
+//!             actions: vec![],
+//!             placement: Placement::bearer(),
+//!             needs_body: false,
+//!         }
+//!     }
+//!
+//!     fn classify(req: &Request) -> Result<Action, ClassifyError> {
+//!         Ok(Action { name: "echo.any".into(), resource: req.path.clone(), params: vec![], risk: Risk::Low })
+//!     }
+//! }
+//!
+//! tameflare_sdk::export_connector!(Echo);
+//! # fn main() { assert_eq!(Echo::classify(&Request::new("GET", "echo.test", "/x")).unwrap().resource, "/x"); }
+//! ```
+
+#![deny(missing_docs)]
+
+// Lets generated code name this crate the same way from inside and outside.
+extern crate self as tameflare_sdk;
+
+pub mod bindings;
+pub mod extract;
+pub mod route;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+pub mod types;
+
+pub use types::{Action, ActionSpec, ClassifyError, Descriptor, Param, ParamValue, Placement, Request, Risk};
+
+/// The SDK version, readable by hosts and connectors.
+pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The WIT package this SDK implements.
+pub const WIT_PACKAGE: &str = "tameflare:connector@0.1.0";
+
+/// A connector: one API's knowledge, as pure functions.
+pub trait Connector {
+    /// What the connector serves; called once at load.
+    fn describe() -> Descriptor;
+    /// Turns one request into one action, or refuses it.
+    fn classify(req: &Request) -> Result<Action, ClassifyError>;
+}
+
+/// Severity of a log line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    /// Noise for connector authors.
+    Debug,
+    /// Normal events.
+    Info,
+    /// Something odd, still handled.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+/// Logs `message` through the host (rate-limited and truncated there).
+/// Natively (in tests) it writes to stderr.
+pub fn log(level: Level, message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    bindings::log(level, message);
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("[{level:?}] {message}");
+}
+
+/// Exports a [`Connector`] implementation as the component's `describe` and
+/// `classify`. Expands to nothing on non-wasm targets, so the same crate
+/// tests natively.
+#[macro_export]
+macro_rules! export_connector {
+    ($ty:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            type __TameflareAdapter = $crate::bindings::Adapter<$ty>;
+            $crate::bindings::__export_connector_world!(__TameflareAdapter with_types_in $crate::bindings);
+        };
+    };
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use wit_bindgen;
+}

@@ -1,0 +1,166 @@
+use super::*;
+
+const TABLE: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("GET", "/repos/{owner}/{repo}/pulls"),
+    ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}"),
+    ("GET", "/repos/{owner}/{repo}/pulls/comments"),
+    ("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge"),
+    ("GET", "/repos/{owner}/{repo}/contents/{path+}"),
+    ("GET", "/repos/{owner}/{repo}/compare/{basehead}"),
+    ("GET", "/repos/{owner}/{repo}/compare/{base}...{head}"),
+    ("GET", "/repos/{owner}/{repo}/tarball/v{version}"),
+    ("GET", "/users/{username}"),
+    ("GET", "/users/{username}/repos"),
+    ("GET", "/users/octocat/repos"),
+    ("GET", "/{a}/{b}/{c}"),
+    ("GET", "/repos/{owner}/{repo}/git/refs/{ref+}"),
+];
+
+/// Renders a lookup as `TEMPLATE [v1, v2]` or `-`.
+fn render(router: &Router<'_>, method: &str, path: &str) -> String {
+    match router.lookup(method, path) {
+        Some(m) => format!("{} {:?}", TABLE[m.route as usize].1, m.captures.values()),
+        None => "-".to_string(),
+    }
+}
+
+fn built() -> RouterBuf<'static> {
+    let mut b = RouterBuilder::new();
+    for (i, (m, t)) in TABLE.iter().enumerate() {
+        b.insert(m, t, i as u32).unwrap();
+    }
+    b.build()
+}
+
+#[test]
+fn lookups() {
+    let buf = built();
+    let router = buf.router();
+    let cases: &[(&str, &str, &str)] = &[
+        ("GET", "/", r#"/ []"#),
+        ("GET", "/repos/o/r/pulls", r#"/repos/{owner}/{repo}/pulls ["o", "r"]"#),
+        ("GET", "/repos/o/r/pulls/7", r#"/repos/{owner}/{repo}/pulls/{pull_number} ["o", "r", "7"]"#),
+        ("GET", "/repos/o/r/pulls/comments", r#"/repos/{owner}/{repo}/pulls/comments ["o", "r"]"#),
+        ("PUT", "/repos/o/r/pulls/7/merge", r#"/repos/{owner}/{repo}/pulls/{pull_number}/merge ["o", "r", "7"]"#),
+        ("POST", "/repos/o/r/pulls/7/merge", "-"),
+        ("GET", "/repos/o/r/pulls/7/merge", "-"),
+        ("GET", "/repos/o/r/pulls/", "-"),
+        ("GET", "/repos/o/r/contents/a", r#"/repos/{owner}/{repo}/contents/{path+} ["o", "r", "a"]"#),
+        ("GET", "/repos/o/r/contents/a/b/c.md", r#"/repos/{owner}/{repo}/contents/{path+} ["o", "r", "a/b/c.md"]"#),
+        ("GET", "/repos/o/r/contents/a/x", r#"/repos/{owner}/{repo}/contents/{path+} ["o", "r", "a/x"]"#),
+        ("GET", "/repos/o/r/contents", "-"),
+        ("GET", "/repos/o/r/contents/", "-"),
+        ("GET", "/repos/o/r/compare/main...dev", r#"/repos/{owner}/{repo}/compare/{base}...{head} ["o", "r", "main", "dev"]"#),
+        ("GET", "/repos/o/r/compare/main..dev", r#"/repos/{owner}/{repo}/compare/{basehead} ["o", "r", "main..dev"]"#),
+        ("GET", "/repos/o/r/compare/...dev", r#"/repos/{owner}/{repo}/compare/{basehead} ["o", "r", "...dev"]"#),
+        ("GET", "/repos/o/r/tarball/v1.2", r#"/repos/{owner}/{repo}/tarball/v{version} ["o", "r", "1.2"]"#),
+        ("GET", "/repos/o/r/tarball/v", "-"),
+        ("GET", "/users/octocat/repos", r#"/users/octocat/repos []"#),
+        ("GET", "/users/mona/repos", r#"/users/{username}/repos ["mona"]"#),
+        ("GET", "/users/octocat", r#"/users/{username} ["octocat"]"#),
+        ("GET", "/users/x/y", r#"/{a}/{b}/{c} ["users", "x", "y"]"#),
+        ("GET", "/users//y", "-"),
+        ("GET", "/repos/o/r/git/refs/heads/feature/x", r#"/repos/{owner}/{repo}/git/refs/{ref+} ["o", "r", "heads/feature/x"]"#),
+        ("GET", "no-slash", "-"),
+        ("DELETE", "/", "-"),
+    ];
+    let mut failures = String::new();
+    for &(method, path, want) in cases {
+        let got = render(&router, method, path);
+        if got != want {
+            let _ = writeln!(failures, "{method} {path}\n  want: {want}\n  got:  {got}");
+        }
+    }
+    assert!(failures.is_empty(), "lookup mismatches:\n{failures}");
+}
+
+#[test]
+fn template_errors() {
+    let cases: &[(&str, &str)] = &[
+        ("no/slash", "bad template \"no/slash\": must start with '/'"),
+        ("/a//b", "bad template \"/a//b\": empty segment"),
+        ("/a/{b", "bad template \"/a/{b\": unclosed '{'"),
+        ("/a/{}", "bad template \"/a/{}\": bad parameter name"),
+        ("/a/{x}{y}", "bad template \"/a/{x}{y}\": adjacent parameters"),
+        ("/{p+}/a", "bad template \"/{p+}/a\": a tail parameter must be the whole last segment"),
+        ("/a}", "bad template \"/a}\": stray '}'"),
+    ];
+    for &(t, want) in cases {
+        let got = RouterBuilder::new().insert("GET", t, 0).unwrap_err().to_string();
+        assert_eq!(got, want, "template {t:?}");
+    }
+}
+
+#[test]
+fn duplicates_are_rejected() {
+    let mut b = RouterBuilder::new();
+    b.insert("GET", "/a/{x}", 0).unwrap();
+    b.insert("POST", "/a/{x}", 1).unwrap();
+    let err = b.insert("GET", "/a/{y}", 2).unwrap_err();
+    assert_eq!(err.to_string(), "duplicate route GET /a/{y}");
+    b.insert("GET", "/a/{x+}", 3).unwrap();
+    assert!(b.insert("GET", "/a/{z+}", 4).is_err());
+}
+
+#[test]
+fn param_names_in_order() {
+    let names: Vec<&str> = param_names("/repos/{owner}/{repo}/compare/{base}...{head}/{path+}").collect();
+    assert_eq!(names, ["owner", "repo", "base", "head", "path"]);
+}
+
+#[test]
+fn emitted_source_mentions_every_array() {
+    let src = built().to_rust("crate::route");
+    for needle in ["methods: &[", "nodes: &[", "lits: &[", "mixed: &[", "parts: &[", "crate::route::NONE"] {
+        assert!(src.contains(needle), "missing {needle}");
+    }
+}
+
+/// `to_rust` output, pasted below as a constant, compiles and matches.
+#[test]
+fn emitted_source_round_trips() {
+    let mut b = RouterBuilder::new();
+    b.insert("GET", "/a/{id}", 0).unwrap();
+    assert_eq!(b.build().to_rust("crate::route"), STATIC_SAMPLE_SRC.trim());
+    let m = STATIC_SAMPLE.lookup("GET", "/a/7").unwrap();
+    assert_eq!((m.route, m.captures.values()), (0, &["7"][..]));
+}
+
+const STATIC_SAMPLE: Router<'static> = crate::route::Router {
+    methods: &[
+        crate::route::Edge { text: "GET", child: 0 },
+    ],
+    nodes: &[
+        crate::route::Node { lit_start: 0, lit_len: 1, mixed_start: 0, mixed_len: 0, param: crate::route::NONE, tail: crate::route::NONE, leaf: crate::route::NONE },
+        crate::route::Node { lit_start: 1, lit_len: 0, mixed_start: 0, mixed_len: 0, param: 2, tail: crate::route::NONE, leaf: crate::route::NONE },
+        crate::route::Node { lit_start: 1, lit_len: 0, mixed_start: 0, mixed_len: 0, param: crate::route::NONE, tail: crate::route::NONE, leaf: 0 },
+    ],
+    lits: &[
+        crate::route::Edge { text: "a", child: 1 },
+    ],
+    mixed: &[
+    ],
+    parts: &[
+    ],
+};
+
+const STATIC_SAMPLE_SRC: &str = r#"
+crate::route::Router {
+    methods: &[
+        crate::route::Edge { text: "GET", child: 0 },
+    ],
+    nodes: &[
+        crate::route::Node { lit_start: 0, lit_len: 1, mixed_start: 0, mixed_len: 0, param: crate::route::NONE, tail: crate::route::NONE, leaf: crate::route::NONE },
+        crate::route::Node { lit_start: 1, lit_len: 0, mixed_start: 0, mixed_len: 0, param: 2, tail: crate::route::NONE, leaf: crate::route::NONE },
+        crate::route::Node { lit_start: 1, lit_len: 0, mixed_start: 0, mixed_len: 0, param: crate::route::NONE, tail: crate::route::NONE, leaf: 0 },
+    ],
+    lits: &[
+        crate::route::Edge { text: "a", child: 1 },
+    ],
+    mixed: &[
+    ],
+    parts: &[
+    ],
+}
+"#;

@@ -1,0 +1,273 @@
+//! Plain-Rust mirror of the WIT types a connector works with.
+//!
+//! These are what connector code reads and returns; the export glue converts
+//! them to and from the generated bindings, so connectors never see
+//! wit-bindgen types.
+
+use std::fmt;
+
+/// How much harm an action can do if an agent misuses it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Risk {
+    /// Reads and other harmless operations.
+    Low,
+    /// Ordinary writes.
+    Medium,
+    /// Destructive or security-relevant writes.
+    High,
+    /// Irreversible loss of a whole account-level resource.
+    Critical,
+}
+
+impl Risk {
+    /// The lower-case name used in fixtures and audit records.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Risk::Low => "low",
+            Risk::Medium => "medium",
+            Risk::High => "high",
+            Risk::Critical => "critical",
+        }
+    }
+
+    /// Parses the lower-case name produced by [`Risk::as_str`].
+    pub fn parse(s: &str) -> Option<Risk> {
+        match s {
+            "low" => Some(Risk::Low),
+            "medium" => Some(Risk::Medium),
+            "high" => Some(Risk::High),
+            "critical" => Some(Risk::Critical),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Risk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One entry of a connector's action catalogue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActionSpec {
+    /// Dotted action name, e.g. `github.pr.merge`.
+    pub name: String,
+    /// One line for humans.
+    pub description: String,
+    /// HTTP method in upper case, or `*` when the action is not tied to one.
+    pub method: String,
+    /// Path template, e.g. `/repos/{owner}/{repo}/pulls/{pull_number}/merge`.
+    pub path_template: String,
+    /// Risk of the action.
+    pub risk: Risk,
+    /// True when the operation only reads.
+    pub read_only: bool,
+}
+
+/// Where the host puts the credential on an allowed request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// The API needs no credential.
+    None,
+    /// Header `name` set to `template` with `{secret}` replaced.
+    Header {
+        /// Lower-case header name.
+        name: String,
+        /// Value template containing `{secret}`.
+        template: String,
+    },
+    /// HTTP Basic; the stored secret is `user:password`.
+    Basic,
+}
+
+impl Placement {
+    /// `authorization: Bearer {secret}`, the placement most APIs use.
+    pub fn bearer() -> Placement {
+        Placement::Header {
+            name: "authorization".into(),
+            template: "Bearer {secret}".into(),
+        }
+    }
+}
+
+/// What a connector tells the host about itself, once, at load.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Descriptor {
+    /// Connector name; also the prefix of its action names.
+    pub name: String,
+    /// The connector's own version (semver).
+    pub version: String,
+    /// Domains claimed by default; may be empty.
+    pub domains: Vec<String>,
+    /// Every action `classify` can return.
+    pub actions: Vec<ActionSpec>,
+    /// Default credential placement.
+    pub placement: Placement,
+    /// True when `classify` needs the request body.
+    pub needs_body: bool,
+}
+
+/// The request as the host will forward it, minus credentials.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Request {
+    /// Upper-case method.
+    pub method: String,
+    /// `https` or `http`.
+    pub scheme: String,
+    /// Lower-case host name without port.
+    pub host: String,
+    /// Normalized path, percent-encoding kept, no query.
+    pub path: String,
+    /// Raw query string without `?`.
+    pub query: Option<String>,
+    /// Lower-case header names and their values.
+    pub headers: Vec<(String, String)>,
+    /// The body, when the connector asked for it and it fit the host's limit.
+    pub body: Option<Vec<u8>>,
+}
+
+impl Request {
+    /// A body-less `https` request, handy in tests.
+    pub fn new(method: &str, host: &str, path_and_query: &str) -> Request {
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((p, q)) => (p, Some(q.to_string())),
+            None => (path_and_query, None),
+        };
+        Request {
+            method: method.to_string(),
+            scheme: "https".to_string(),
+            host: host.to_string(),
+            path: path.to_string(),
+            query,
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    /// The same request with `body`.
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Request {
+        self.body = Some(body.into());
+        self
+    }
+
+    /// The first value of header `name` (give it in lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The raw (still percent-encoded) value of query parameter `name`.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        crate::extract::query_param(self.query.as_deref()?, name)
+    }
+
+    /// The top-level JSON field `key` of the body, if the body is a JSON object.
+    pub fn json_field(&self, key: &str) -> Option<crate::extract::JsonValue<'_>> {
+        crate::extract::json_field(self.body.as_deref()?, key)
+    }
+}
+
+/// A typed parameter value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParamValue {
+    /// Text, kept as it appeared in the request.
+    Text(String),
+    /// A whole number.
+    Integer(i64),
+    /// A flag.
+    Boolean(bool),
+}
+
+impl ParamValue {
+    /// Integer when `name` is an id or number (`id`, `number`, `*_id`,
+    /// `*_number`) and `value` parses as one; text otherwise.
+    pub fn infer(name: &str, value: &str) -> ParamValue {
+        let numeric_name = name == "id"
+            || name == "number"
+            || name.ends_with("_id")
+            || name.ends_with("_number");
+        if numeric_name && let Ok(n) = value.parse::<i64>() {
+            return ParamValue::Integer(n);
+        }
+        ParamValue::Text(value.to_string())
+    }
+}
+
+impl fmt::Display for ParamValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamValue::Text(s) => write!(f, "{s:?}"),
+            ParamValue::Integer(n) => write!(f, "{n}"),
+            ParamValue::Boolean(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// A named parameter of an action.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Param {
+    /// Parameter name, e.g. `owner`.
+    pub name: String,
+    /// Its value.
+    pub value: ParamValue,
+}
+
+impl Param {
+    /// A parameter whose type is inferred by [`ParamValue::infer`].
+    pub fn infer(name: &str, value: &str) -> Param {
+        Param {
+            name: name.to_string(),
+            value: ParamValue::infer(name, value),
+        }
+    }
+}
+
+/// The classification of one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Action {
+    /// An action name from the catalogue.
+    pub name: String,
+    /// What the action is about, e.g. `octo/hello/pulls/7`.
+    pub resource: String,
+    /// Parameters a policy may use.
+    pub params: Vec<Param>,
+    /// Risk of this action.
+    pub risk: Risk,
+}
+
+impl Action {
+    /// The value of parameter `name`, if present.
+    pub fn param(&self, name: &str) -> Option<&ParamValue> {
+        self.params.iter().find(|p| p.name == name).map(|p| &p.value)
+    }
+}
+
+/// Why a request could not be classified. The host denies it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClassifyError {
+    /// Machine-readable code, e.g. `unsupported_method`.
+    pub code: String,
+    /// Human-readable detail.
+    pub message: String,
+}
+
+impl ClassifyError {
+    /// An error with `code` and `message`.
+    pub fn new(code: &str, message: impl Into<String>) -> ClassifyError {
+        ClassifyError {
+            code: code.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ClassifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ClassifyError {}
