@@ -1,1 +1,56 @@
-//! Built-in connector components, compiled for wasm32-wasip2 and embedded.
+//! The built-in connector components, compiled for wasm32-wasip2 from
+//! `connectors-wasm/` by `build.rs` and embedded in the binary.
+//!
+//! Owns only bytes: which components ship (`github`, `generic`) and where the
+//! guest build leaves its artifacts (for tests that load fixtures such as
+//! `test_hostile.wasm`). Never compiles, loads or runs a component; that is
+//! the connector host's job.
+
+/// The GitHub connector component (`api.github.com`).
+pub const GITHUB: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/github.wasm"));
+
+/// The generic HTTP connector component (domains come from configuration).
+pub const GENERIC: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/generic.wasm"));
+
+/// Absolute path of `connectors-wasm/target/wasm32-wasip2/release`, where the
+/// guest build leaves every artifact, including the test-only
+/// `test_hostile.wasm`.
+pub const ARTIFACT_DIR: &str = env!("TF_BUILTINS_ARTIFACT_DIR");
+
+static ALL: [(&str, &[u8]); 2] = [("github", GITHUB), ("generic", GENERIC)];
+
+/// Every shipped component as (kind, bytes); test fixtures are not included.
+pub fn all() -> &'static [(&'static str, &'static [u8])] {
+    &ALL
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// `\0asm` followed by the component-model version and layer (0x0d 0x00
+    /// 0x01 0x00); a core module would have 0x01 0x00 0x00 0x00.
+    const COMPONENT_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+
+    fn header(bytes: &[u8]) -> &[u8] {
+        &bytes[..bytes.len().min(8)]
+    }
+
+    #[test]
+    fn embedded_artifacts_are_components() {
+        let kinds: Vec<&str> = super::all().iter().map(|(k, _)| *k).collect();
+        assert_eq!(kinds, ["github", "generic"]);
+        for (kind, bytes) in super::all() {
+            assert_eq!(header(bytes), COMPONENT_HEADER, "{kind} is not a component");
+        }
+    }
+
+    #[test]
+    fn test_fixture_is_built_but_not_shipped() {
+        let hostile = std::fs::read(Path::new(super::ARTIFACT_DIR).join("test_hostile.wasm"))
+            .expect("test_hostile.wasm in ARTIFACT_DIR");
+        assert_eq!(header(&hostile), COMPONENT_HEADER);
+        assert!(super::all().iter().all(|(_, b)| *b != hostile.as_slice()));
+        assert!(Path::new(super::ARTIFACT_DIR).is_absolute());
+    }
+}
