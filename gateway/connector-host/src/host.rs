@@ -15,7 +15,7 @@ use crate::cache::{Cache, CacheMiss, Sha256Hasher};
 use crate::config::HostConfig;
 use crate::connector::Connector;
 use crate::descriptor::DescriptorError;
-use crate::imports::{self, ImportError};
+use crate::imports::{self, ForbiddenImports};
 use crate::state::StoreState;
 
 /// Largest component accepted.
@@ -49,8 +49,8 @@ pub enum LoadError {
     UnknownEncoding,
     #[error("compiling the component failed: {0}")]
     Compile(String),
-    #[error("forbidden import: {0}")]
-    Import(#[from] ImportError),
+    #[error("forbidden imports: {0}")]
+    Imports(#[from] ForbiddenImports),
     #[error("linking the component failed: {0}")]
     Link(String),
     #[error("the component does not export the tameflare:connector@0.1.0 `connector` world: {0}")]

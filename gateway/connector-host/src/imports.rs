@@ -60,11 +60,24 @@ pub(crate) fn check_import(name: &str) -> Result<(), ImportError> {
     }
 }
 
-/// Checks every import; returns the first refused one.
+/// Every refused import of one component (never empty).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct ForbiddenImports(pub Vec<ImportError>);
+
+/// Checks every import; returns all refused ones.
 pub(crate) fn check_imports<'a>(
     names: impl IntoIterator<Item = &'a str>,
-) -> Result<(), ImportError> {
-    names.into_iter().try_for_each(check_import)
+) -> Result<(), ForbiddenImports> {
+    let refused: Vec<ImportError> = names
+        .into_iter()
+        .filter_map(|n| check_import(n).err())
+        .collect();
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(ForbiddenImports(refused))
+    }
 }
 
 #[cfg(test)]
@@ -105,6 +118,24 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn all_refused_imports_are_reported() {
+        let err = check_imports([
+            "wasi:clocks/wall-clock@0.2.6",
+            "wasi:io/error@0.2.6",
+            "wasi:filesystem/types@0.2.6",
+        ])
+        .expect_err("refused");
+        assert_eq!(
+            err,
+            ForbiddenImports(vec![
+                ImportError::Disallowed("wasi:clocks/wall-clock@0.2.6".into()),
+                ImportError::Disallowed("wasi:filesystem/types@0.2.6".into()),
+            ])
+        );
+        assert!(err.to_string().contains("; "));
     }
 
     #[test]

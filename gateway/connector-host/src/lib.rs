@@ -36,4 +36,4 @@ pub use config::HostConfig;
 pub use connector::Connector;
 pub use descriptor::DescriptorError;
 pub use host::{Host, HostError, LoadError};
-pub use imports::ImportError;
+pub use imports::{ForbiddenImports, ImportError};
