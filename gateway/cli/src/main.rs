@@ -1,2 +1,77 @@
-//! The tf binary: composition root, config and commands.
-fn main() {}
+//! The `tf` binary: the composition root of TameFlare.
+//!
+//! Owns the data dir (opened once as a capability, see `datadir`), wiring the
+//! store, connector host, vault, proxy and admin API together (`gateway`),
+//! the service layer behind the admin API (`service`), snapshot building
+//! (`snapshot`), command routing through a running gateway or directly
+//! (`backend`), and the commands. It is never imported by a library; errors
+//! are `anyhow` here only, and no secret is ever printed or logged.
+
+mod agent_env;
+mod args;
+mod backend;
+mod client;
+mod commands;
+mod datadir;
+mod gateway;
+mod service;
+mod snapshot;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::args::{Cli, Command};
+use crate::datadir::DataDir;
+
+fn init_logging(default: &str) {
+    let filter = EnvFilter::try_from_env("TF_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    let path = datadir::resolve(cli.data_dir)?;
+    let dd = DataDir::open(&path)?;
+    match cli.command {
+        Command::Init => commands::init(&dd)?,
+        Command::Serve(args) => commands::serve(&dd, args).await?,
+        Command::Run(args) => return commands::run::run(&dd, args).await,
+        Command::Connector(cmd) => commands::connector(&dd, cmd).await?,
+        Command::Permissions(cmd) => commands::permissions(&dd, cmd).await?,
+        Command::Logs(args) => commands::logs(&dd, args).await?,
+        Command::Status => commands::status(&dd).await?,
+    }
+    Ok(0)
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_logging(match cli.command {
+        Command::Serve(_) => "info",
+        _ => "warn",
+    });
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = runtime.block_on(async {
+        match dispatch(cli).await {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                1
+            }
+        }
+    });
+    // Do not wait for blocking tasks (e.g. a stdin read) that can never finish.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    std::process::exit(code);
+}

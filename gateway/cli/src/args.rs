@@ -1,0 +1,173 @@
+//! Command-line arguments (clap derive). Parsing only: no I/O here.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// TameFlare: an egress gateway between AI agents and the APIs they call.
+#[derive(Debug, Parser)]
+#[command(name = "tf", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    /// The data dir (CA, master key, admin token, database, connectors).
+    #[arg(long, env = "TF_DATA_DIR", global = true, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create the data dir: CA, master key, admin token, database. Idempotent.
+    Init,
+    /// Run the gateway: proxy listener and admin API, until SIGINT/SIGTERM.
+    Serve(ServeArgs),
+    /// Run a command as an agent behind the gateway.
+    Run(RunArgs),
+    /// Manage connector instances (which API, which domains, which credential).
+    #[command(subcommand)]
+    Connector(ConnectorCommand),
+    /// Manage permission rules (gateway × connector × action → allow/deny).
+    #[command(subcommand)]
+    Permissions(PermissionsCommand),
+    /// Show the audit log.
+    Logs(LogsArgs),
+    /// Show whether a gateway runs, its addresses, and what is configured.
+    Status,
+}
+
+/// Flags shared by `serve` and `run` (when `run` starts its own gateway).
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct ProxyFlags {
+    /// Send connections for HOST:PORT to CONNECT_HOST:CONNECT_PORT instead (repeatable).
+    #[arg(long = "connect-to", value_name = "H:P:CH:CP")]
+    pub(crate) connect_to: Vec<String>,
+    /// Trust this PEM bundle for upstream TLS, beside the system roots.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) upstream_ca: Option<PathBuf>,
+    /// Allow upstreams that resolve to loopback or private addresses.
+    #[arg(long)]
+    pub(crate) allow_private_upstreams: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Proxy listener address.
+    #[arg(long, default_value = "127.0.0.1:9480")]
+    pub(crate) listen: SocketAddr,
+    /// Admin API listener address.
+    #[arg(long, default_value = "127.0.0.1:9481")]
+    pub(crate) admin_listen: SocketAddr,
+    #[command(flatten)]
+    pub(crate) proxy: ProxyFlags,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The gateway (agent identity) to run as; created on first use.
+    #[arg(long)]
+    pub(crate) name: String,
+    #[command(flatten)]
+    pub(crate) proxy: ProxyFlags,
+    /// The command to run, after `--`.
+    #[arg(last = true, required = true, num_args = 1.., value_name = "CMD")]
+    pub(crate) command: Vec<OsString>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConnectorCommand {
+    /// Add (or replace) a connector instance.
+    Add(ConnectorAddArgs),
+    /// List connector instances and the available kinds.
+    List,
+    /// Remove a connector instance and its credential.
+    Remove {
+        /// The instance name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConnectorAddArgs {
+    /// The connector kind (e.g. github, generic, or a component in <data>/connectors/).
+    pub(crate) kind: String,
+    /// Instance name (defaults to the kind).
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// Domains this instance serves, comma separated (defaults to the connector's).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) domains: Vec<String>,
+    /// The credential, given on the command line.
+    #[arg(long, group = "secret")]
+    pub(crate) token: Option<String>,
+    /// Read the credential from this environment variable.
+    #[arg(long, group = "secret", value_name = "VAR")]
+    pub(crate) token_env: Option<String>,
+    /// Read the credential from standard input (first line).
+    #[arg(long, group = "secret")]
+    pub(crate) token_stdin: bool,
+    /// Put the credential in this header (with --template).
+    #[arg(long, requires = "template", conflicts_with = "basic")]
+    pub(crate) header: Option<String>,
+    /// Header value template; `{secret}` is replaced by the credential.
+    #[arg(long, requires = "header")]
+    pub(crate) template: Option<String>,
+    /// Send the credential (`user:password`) as HTTP Basic authentication.
+    #[arg(long)]
+    pub(crate) basic: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PermissionsCommand {
+    /// Add or replace a rule.
+    Set {
+        #[command(flatten)]
+        key: RuleKeyArgs,
+        #[arg(long, value_enum)]
+        decision: DecisionArg,
+    },
+    /// List the rules.
+    List,
+    /// Remove a rule.
+    Remove {
+        #[command(flatten)]
+        key: RuleKeyArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RuleKeyArgs {
+    /// Gateway name, or `*`.
+    #[arg(long)]
+    pub(crate) gateway: String,
+    /// Connector instance name, or `*`.
+    #[arg(long)]
+    pub(crate) connector: String,
+    /// Action pattern: an exact action, `prefix.*`, or `*`.
+    #[arg(long)]
+    pub(crate) action: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DecisionArg {
+    Allow,
+    Deny,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogsArgs {
+    /// One audit record as JSON per line.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Keep printing new records as they arrive.
+    #[arg(short = 'f', long)]
+    pub(crate) follow: bool,
+    /// Show the last N records.
+    #[arg(short = 'n', long, default_value_t = 50)]
+    pub(crate) lines: usize,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,175 @@
+//! Command routing: through the admin API of the gateway that serves the
+//! data dir (changes apply at once), else directly on the data dir (the
+//! database lock keeps that to one process).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use tf_admin::api::{
+    AddConnector, AuditPage, ConnectorInfo, ConnectorList, EnsureGateway, GatewayToken, RuleKey,
+    RuleList, Status, Verification,
+};
+use tf_admin::{Control, ControlError};
+use tf_core::Rule;
+
+use crate::client::{AdminClient, segment};
+use crate::datadir::{DataDir, RuntimeInfo};
+use crate::service::Service;
+
+/// How long a running gateway gets to answer before we treat it as gone.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Where commands go.
+pub(crate) enum Backend {
+    /// A gateway serves this data dir.
+    Remote {
+        client: AdminClient,
+        runtime: RuntimeInfo,
+    },
+    /// No gateway runs: this process holds the database.
+    Local(Arc<Service>),
+}
+
+/// The running gateway for `dd`, if `runtime.json` names one that answers
+/// with the data dir's admin token.
+pub(crate) async fn running(dd: &DataDir) -> anyhow::Result<Option<(AdminClient, RuntimeInfo)>> {
+    let Some(runtime) = dd.read_runtime()? else {
+        return Ok(None);
+    };
+    let client = AdminClient::new(runtime.admin, dd.admin_token()?);
+    if client.answers(PROBE_TIMEOUT).await {
+        Ok(Some((client, runtime)))
+    } else {
+        tracing::debug!(admin = %runtime.admin, "runtime.json names a gateway that does not answer");
+        Ok(None)
+    }
+}
+
+fn control_err(e: ControlError) -> anyhow::Error {
+    anyhow!("{e}")
+}
+
+async fn local<T, F>(service: &Arc<Service>, op: F) -> anyhow::Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Service) -> Result<T, ControlError> + Send + 'static,
+{
+    let service = Arc::clone(service);
+    tokio::task::spawn_blocking(move || op(&service))
+        .await
+        .map_err(|e| anyhow!("internal error: {e}"))?
+        .map_err(control_err)
+}
+
+impl Backend {
+    /// Connects to the running gateway, or opens the data dir directly.
+    pub(crate) async fn connect(dd: &DataDir) -> anyhow::Result<Self> {
+        dd.init()?;
+        if let Some((client, runtime)) = running(dd).await? {
+            return Ok(Backend::Remote { client, runtime });
+        }
+        let service = crate::gateway::open_local(dd)?;
+        Ok(Backend::Local(service))
+    }
+
+    pub(crate) fn is_remote(&self) -> bool {
+        matches!(self, Backend::Remote { .. })
+    }
+
+    pub(crate) async fn status(&self) -> anyhow::Result<Status> {
+        match self {
+            Backend::Remote { client, .. } => client.get("/v1/status").await,
+            Backend::Local(s) => local(s, |s| s.status()).await,
+        }
+    }
+
+    pub(crate) async fn connectors(&self) -> anyhow::Result<ConnectorList> {
+        match self {
+            Backend::Remote { client, .. } => client.get("/v1/connectors").await,
+            Backend::Local(s) => local(s, |s| s.connectors()).await,
+        }
+    }
+
+    pub(crate) async fn add_connector(
+        &self,
+        request: AddConnector,
+    ) -> anyhow::Result<ConnectorInfo> {
+        match self {
+            Backend::Remote { client, .. } => client.post("/v1/connectors", &request).await,
+            Backend::Local(s) => local(s, move |s| s.add_connector(request)).await,
+        }
+    }
+
+    pub(crate) async fn remove_connector(&self, name: &str) -> anyhow::Result<()> {
+        match self {
+            Backend::Remote { client, .. } => {
+                client
+                    .delete::<()>(&format!("/v1/connectors/{}", segment(name)), None)
+                    .await
+            }
+            Backend::Local(s) => {
+                let name = name.to_owned();
+                local(s, move |s| s.remove_connector(&name)).await
+            }
+        }
+    }
+
+    pub(crate) async fn rules(&self) -> anyhow::Result<RuleList> {
+        match self {
+            Backend::Remote { client, .. } => client.get("/v1/permissions").await,
+            Backend::Local(s) => local(s, |s| s.rules()).await,
+        }
+    }
+
+    pub(crate) async fn set_rule(&self, rule: Rule) -> anyhow::Result<()> {
+        match self {
+            Backend::Remote { client, .. } => client.post::<_, ()>("/v1/permissions", &rule).await,
+            Backend::Local(s) => local(s, move |s| s.set_rule(rule)).await,
+        }
+    }
+
+    pub(crate) async fn remove_rule(&self, key: RuleKey) -> anyhow::Result<()> {
+        match self {
+            Backend::Remote { client, .. } => client.delete("/v1/permissions", Some(&key)).await,
+            Backend::Local(s) => local(s, move |s| s.remove_rule(&key)).await,
+        }
+    }
+
+    pub(crate) async fn ensure_gateway(&self, name: &str) -> anyhow::Result<GatewayToken> {
+        match self {
+            Backend::Remote { client, .. } => {
+                client
+                    .post(
+                        "/v1/gateways",
+                        &EnsureGateway {
+                            name: name.to_owned(),
+                        },
+                    )
+                    .await
+            }
+            Backend::Local(s) => {
+                let name = name.to_owned();
+                local(s, move |s| s.ensure_gateway(&name)).await
+            }
+        }
+    }
+
+    pub(crate) async fn audit(&self, after: u64, limit: usize) -> anyhow::Result<AuditPage> {
+        match self {
+            Backend::Remote { client, .. } => {
+                client
+                    .get(&format!("/v1/audit?after={after}&limit={limit}"))
+                    .await
+            }
+            Backend::Local(s) => local(s, move |s| s.audit(after, limit)).await,
+        }
+    }
+
+    pub(crate) async fn verify_audit(&self) -> anyhow::Result<Verification> {
+        match self {
+            Backend::Remote { client, .. } => client.get("/v1/audit/verify").await,
+            Backend::Local(s) => local(s, |s| s.verify_audit()).await,
+        }
+    }
+}

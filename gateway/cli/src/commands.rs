@@ -1,0 +1,414 @@
+//! The `tf` commands. Each one takes the open data dir and its arguments,
+//! and prints for humans (stdout) unless asked for JSON.
+
+pub(crate) mod run;
+
+use std::io::BufRead;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use tf_admin::api::{AddConnector, RuleKey, Secret};
+use tf_core::{AuditRecord, Decision, Placement, Rule};
+
+use crate::args::{
+    ConnectorAddArgs, ConnectorCommand, DecisionArg, LogsArgs, PermissionsCommand, RuleKeyArgs,
+    ServeArgs,
+};
+use crate::backend::{Backend, running};
+use crate::datadir::DataDir;
+use crate::gateway::{GatewayOptions, RunningGateway, terminate_signal};
+
+pub(crate) fn init(dd: &DataDir) -> anyhow::Result<()> {
+    let report = dd.init()?;
+    if report.created.is_empty() {
+        println!("{} is already initialized", dd.path().display());
+    } else {
+        println!(
+            "initialized {} (created {})",
+            dd.path().display(),
+            report.created.join(", ")
+        );
+    }
+    println!("next: `tf connector add github --token-env GITHUB_TOKEN`, then `tf serve`");
+    Ok(())
+}
+
+pub(crate) async fn serve(dd: &DataDir, args: ServeArgs) -> anyhow::Result<()> {
+    dd.init()?;
+    if let Some((_, runtime)) = running(dd).await? {
+        bail!(
+            "a gateway already serves {} (pid {}, proxy {}, admin {}); stop it first",
+            dd.path().display(),
+            runtime.pid,
+            runtime.proxy,
+            runtime.admin
+        );
+    }
+    let opts = GatewayOptions {
+        listen: args.listen,
+        admin_listen: args.admin_listen,
+        flags: args.proxy,
+    };
+    let gw = RunningGateway::start(dd, &opts).await?;
+    println!("TameFlare gateway running");
+    println!("  proxy:    {}", gw.proxy);
+    println!("  admin:    {}", gw.admin);
+    println!("  data dir: {}", dd.path().display());
+    println!("run an agent behind it: tf run --name <agent> -- <cmd>");
+    terminate_signal().await?;
+    println!("shutting down");
+    gw.stop(dd).await
+}
+
+fn read_secret(args: &ConnectorAddArgs) -> anyhow::Result<Option<Secret>> {
+    if let Some(t) = &args.token {
+        return Ok(Some(Secret::new(t.clone())));
+    }
+    if let Some(var) = &args.token_env {
+        let value = std::env::var(var).map_err(|_| {
+            anyhow!("environment variable {var} is not set (or not UTF-8); export it, or use --token-stdin")
+        })?;
+        return Ok(Some(Secret::new(value)));
+    }
+    if args.token_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the credential from standard input")?;
+        return Ok(Some(Secret::new(
+            line.trim_end_matches(['\r', '\n']).to_owned(),
+        )));
+    }
+    Ok(None)
+}
+
+pub(crate) fn placement(args: &ConnectorAddArgs) -> Option<Placement> {
+    match (&args.header, &args.template, args.basic) {
+        (Some(name), Some(template), _) => Some(Placement::Header {
+            name: name.clone(),
+            template: template.clone(),
+        }),
+        (_, _, true) => Some(Placement::Basic),
+        _ => None,
+    }
+}
+
+fn placement_text(p: &Placement) -> String {
+    match p {
+        Placement::None => "none".into(),
+        Placement::Basic => "basic auth".into(),
+        Placement::Header { name, template } => format!("header {name}: {template}"),
+    }
+}
+
+pub(crate) async fn connector(dd: &DataDir, cmd: ConnectorCommand) -> anyhow::Result<()> {
+    let backend = Backend::connect(dd).await?;
+    match cmd {
+        ConnectorCommand::Add(args) => {
+            let request = AddConnector {
+                kind: args.kind.clone(),
+                name: args.name.clone(),
+                domains: args.domains.clone(),
+                token: read_secret(&args)?,
+                placement: placement(&args),
+            };
+            let info = backend.add_connector(request).await?;
+            println!(
+                "connector {} ({} {}) serves {}; credential: {} ({})",
+                info.name,
+                info.kind,
+                info.version.as_deref().unwrap_or("?"),
+                info.domains.join(", "),
+                if info.credential_set {
+                    "set"
+                } else {
+                    "not set"
+                },
+                placement_text(&info.placement),
+            );
+            if !backend.is_remote() {
+                println!("takes effect when the gateway starts (`tf serve` or `tf run`)");
+            }
+        }
+        ConnectorCommand::List => {
+            let list = backend.connectors().await?;
+            if list.connectors.is_empty() {
+                println!("no connector instances; add one with `tf connector add <kind>`");
+            } else {
+                println!(
+                    "{:<16} {:<10} {:<8} {:<7} {:<10} DOMAINS",
+                    "NAME", "KIND", "VERSION", "ACTIONS", "CREDENTIAL"
+                );
+                for c in &list.connectors {
+                    println!(
+                        "{:<16} {:<10} {:<8} {:<7} {:<10} {}",
+                        c.name,
+                        c.kind,
+                        c.version.as_deref().unwrap_or("-"),
+                        c.actions,
+                        if c.credential_set { "yes" } else { "no" },
+                        c.domains.join(","),
+                    );
+                }
+            }
+            let kinds: Vec<String> = list
+                .kinds
+                .iter()
+                .map(|k| format!("{} {}", k.kind, k.version))
+                .collect();
+            println!("available kinds: {}", kinds.join(", "));
+        }
+        ConnectorCommand::Remove { name } => {
+            backend.remove_connector(&name).await?;
+            println!("connector {name} removed (its credential too)");
+        }
+    }
+    Ok(())
+}
+
+fn key(k: RuleKeyArgs) -> RuleKey {
+    RuleKey {
+        gateway: k.gateway,
+        connector: k.connector,
+        action: k.action,
+    }
+}
+
+pub(crate) async fn permissions(dd: &DataDir, cmd: PermissionsCommand) -> anyhow::Result<()> {
+    let backend = Backend::connect(dd).await?;
+    match cmd {
+        PermissionsCommand::Set { key: k, decision } => {
+            let rule = Rule {
+                gateway: k.gateway,
+                connector: k.connector,
+                action: k.action,
+                decision: match decision {
+                    DecisionArg::Allow => Decision::Allow,
+                    DecisionArg::Deny => Decision::Deny,
+                },
+            };
+            backend.set_rule(rule.clone()).await?;
+            println!(
+                "{} {} via {}: {}",
+                rule.gateway,
+                rule.action,
+                rule.connector,
+                rule.decision.as_str()
+            );
+            if rule.connector != "*" {
+                let known = backend.connectors().await?;
+                if !known.connectors.iter().any(|c| c.name == rule.connector) {
+                    eprintln!(
+                        "note: no connector instance is named {:?} yet; add it with `tf connector add`",
+                        rule.connector
+                    );
+                }
+            }
+        }
+        PermissionsCommand::List => {
+            let rules = backend.rules().await?.rules;
+            if rules.is_empty() {
+                println!("no rules: every action is denied; add one with `tf permissions set`");
+            } else {
+                println!(
+                    "{:<16} {:<16} {:<32} DECISION",
+                    "GATEWAY", "CONNECTOR", "ACTION"
+                );
+                for r in rules {
+                    println!(
+                        "{:<16} {:<16} {:<32} {}",
+                        r.gateway,
+                        r.connector,
+                        r.action,
+                        r.decision.as_str()
+                    );
+                }
+            }
+        }
+        PermissionsCommand::Remove { key: k } => {
+            let k = key(k);
+            let text = format!("{} {} via {}", k.gateway, k.action, k.connector);
+            backend.remove_rule(k).await?;
+            println!("rule removed: {text}");
+        }
+    }
+    Ok(())
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for unix milliseconds (UTC).
+pub(crate) fn format_time(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60,
+        ms % 1000
+    )
+}
+
+fn table_header() -> String {
+    format!(
+        "{:<24} {:<12} {:<12} {:<28} {:<9} {:<28} {:>6} {:>9}",
+        "TIME", "GATEWAY", "CONNECTOR", "ACTION", "DECISION", "REASON", "STATUS", "LATENCY"
+    )
+}
+
+pub(crate) fn table_row(r: &AuditRecord) -> String {
+    let e = &r.entry;
+    format!(
+        "{:<24} {:<12} {:<12} {:<28} {:<9} {:<28} {:>6} {:>7}ms",
+        format_time(e.time_ms),
+        e.gateway.as_deref().unwrap_or("-"),
+        e.connector.as_deref().unwrap_or("-"),
+        e.action.as_deref().unwrap_or("-"),
+        e.outcome.as_str(),
+        e.reason,
+        e.upstream_status
+            .map_or_else(|| "-".to_owned(), |s| s.to_string()),
+        e.latency_us / 1000,
+    )
+}
+
+fn print_records(records: &[AuditRecord], json: bool) -> anyhow::Result<()> {
+    for r in records {
+        if json {
+            println!("{}", serde_json::to_string(r)?);
+        } else {
+            println!("{}", table_row(r));
+        }
+    }
+    Ok(())
+}
+
+const PAGE: usize = 1000;
+
+pub(crate) async fn logs(dd: &DataDir, args: LogsArgs) -> anyhow::Result<()> {
+    let backend = Backend::connect(dd).await?;
+    let count = backend.status().await?.audit_records;
+    let mut after = count.saturating_sub(u64::try_from(args.lines).unwrap_or(u64::MAX));
+    if !args.json {
+        println!("{}", table_header());
+    }
+    loop {
+        let page = backend.audit(after, PAGE).await?.records;
+        print_records(&page, args.json)?;
+        if let Some(last) = page.last() {
+            after = last.seq;
+        }
+        if page.len() < PAGE {
+            break;
+        }
+    }
+    if !args.follow {
+        return Ok(());
+    }
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            r = terminate_signal() => return r,
+        }
+        let page = backend.audit(after, PAGE).await?.records;
+        print_records(&page, args.json)?;
+        if let Some(last) = page.last() {
+            after = last.seq;
+        }
+    }
+}
+
+pub(crate) async fn status(dd: &DataDir) -> anyhow::Result<()> {
+    let backend = Backend::connect(dd).await?;
+    match &backend {
+        Backend::Remote { runtime, .. } => {
+            println!("gateway:    running (pid {})", runtime.pid);
+            println!("proxy:      {}", runtime.proxy);
+            println!("admin:      {}", runtime.admin);
+        }
+        Backend::Local(_) => println!("gateway:    not running (start it with `tf serve`)"),
+    }
+    let s = backend.status().await?;
+    println!("data dir:   {}", s.data_dir);
+    println!("version:    {}", s.version);
+    println!(
+        "gateways:   {}",
+        if s.gateways.is_empty() {
+            "none (created by `tf run --name <agent>`)".to_owned()
+        } else {
+            s.gateways.join(", ")
+        }
+    );
+    println!("connectors: {}", s.connectors);
+    println!("rules:      {}", s.rules);
+    println!("audit:      {} records", s.audit_records);
+    let v = backend.verify_audit().await?;
+    if v.ok {
+        println!("chain:      verified ({} records)", v.records);
+        Ok(())
+    } else {
+        println!(
+            "chain:      BROKEN: {}",
+            v.error.as_deref().unwrap_or("unknown")
+        );
+        bail!("the audit chain does not verify; the database may have been edited")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_utc_iso8601() {
+        assert_eq!(format_time(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_time(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(format_time(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn placement_flags() {
+        let base = ConnectorAddArgs {
+            kind: "generic".into(),
+            name: None,
+            domains: vec![],
+            token: None,
+            token_env: None,
+            token_stdin: false,
+            header: None,
+            template: None,
+            basic: false,
+        };
+        assert_eq!(placement(&base), None);
+        let basic = ConnectorAddArgs {
+            basic: true,
+            ..base
+        };
+        assert_eq!(placement(&basic), Some(Placement::Basic));
+        let header = ConnectorAddArgs {
+            basic: false,
+            header: Some("X-Api-Key".into()),
+            template: Some("{secret}".into()),
+            ..basic
+        };
+        assert_eq!(
+            placement(&header),
+            Some(Placement::Header {
+                name: "X-Api-Key".into(),
+                template: "{secret}".into()
+            })
+        );
+    }
+}

@@ -1,0 +1,231 @@
+//! Composition: opening the data dir's store with its connectors and vault
+//! (direct mode), and running a gateway (proxy + admin API + audit writer)
+//! in this process, for `tf serve` and for `tf run` when none runs.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow, bail};
+use tf_connector_host::{Host, HostConfig};
+use tf_core::AuditSink;
+use tf_store::{AuditHandle, OpenError, Store};
+use tf_vault::Vault;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::args::ProxyFlags;
+use crate::datadir::{DataDir, RuntimeInfo};
+use crate::service::Service;
+use crate::snapshot::Kind;
+
+/// Loads the built-in connectors, then `<data>/connectors/*.wasm` (which
+/// may replace a built-in of the same name). Compiled artifacts are cached in
+/// `<data>/cache`.
+pub(crate) fn load_kinds(dd: &DataDir) -> anyhow::Result<(Host, BTreeMap<String, Kind>)> {
+    let host = Host::new(HostConfig::default(), Some(dd.cache_dir()?))
+        .context("cannot start the connector engine")?;
+    let mut kinds = BTreeMap::new();
+    for (kind, wasm) in tf_builtins::all() {
+        let connector = host
+            .load(wasm)
+            .with_context(|| format!("the built-in connector {kind:?} does not load"))?;
+        kinds.insert(
+            (*kind).to_owned(),
+            Kind {
+                descriptor: Arc::clone(connector.descriptor()),
+                classifier: connector,
+            },
+        );
+    }
+    for (file, loaded) in host.load_dir(&dd.connectors_dir()?) {
+        match loaded {
+            Ok(connector) => {
+                let name = connector.descriptor().name.clone();
+                if kinds.contains_key(&name) {
+                    tracing::info!(%file, kind = %name, "a component in connectors/ replaces the built-in connector");
+                }
+                tracing::info!(%file, kind = %name, version = %connector.descriptor().version, "connector loaded");
+                kinds.insert(
+                    name,
+                    Kind {
+                        descriptor: Arc::clone(connector.descriptor()),
+                        classifier: connector,
+                    },
+                );
+            }
+            Err(e) => {
+                tracing::warn!(%file, error = %format!("{:#}", anyhow::Error::from(e)), "connector not loaded; fix or remove the file");
+            }
+        }
+    }
+    Ok((host, kinds))
+}
+
+/// Opens the store of `dd` (this process must be the only one) and builds
+/// the service over it.
+pub(crate) fn open_local(dd: &DataDir) -> anyhow::Result<Arc<Service>> {
+    dd.init()?;
+    let store = match Store::open(dd.store_file()?) {
+        Ok(s) => s,
+        Err(OpenError::Locked) => {
+            let who = match dd.read_runtime() {
+                Ok(Some(info)) => format!(
+                    "tf process {} (admin API {}, which did not answer)",
+                    info.pid, info.admin
+                ),
+                _ => "another tf process (`tf serve` or `tf run`)".to_owned(),
+            };
+            bail!(
+                "the database in {} is in use by {who}; wait for it to finish or stop it, then retry",
+                dd.path().display()
+            );
+        }
+        Err(e) => {
+            return Err(anyhow::Error::from(e))
+                .with_context(|| format!("cannot open the database in {}", dd.path().display()));
+        }
+    };
+    let (host, kinds) = load_kinds(dd)?;
+    let vault = Arc::new(Vault::new(dd.master_key()?));
+    let (_ca, ca_pem) = dd.ca()?;
+    let service = Service::new(
+        Some(host),
+        store,
+        kinds,
+        vault,
+        ca_pem,
+        dd.path().display().to_string(),
+    )?;
+    Ok(Arc::new(service))
+}
+
+/// Where and how a gateway listens.
+#[derive(Debug, Clone)]
+pub(crate) struct GatewayOptions {
+    pub(crate) listen: SocketAddr,
+    pub(crate) admin_listen: SocketAddr,
+    pub(crate) flags: ProxyFlags,
+}
+
+/// A gateway running in this process.
+pub(crate) struct RunningGateway {
+    pub(crate) proxy: SocketAddr,
+    pub(crate) admin: SocketAddr,
+    pub(crate) service: Arc<Service>,
+    shutdown: watch::Sender<bool>,
+    proxy_task: JoinHandle<()>,
+    admin_task: JoinHandle<std::io::Result<()>>,
+    audit: AuditHandle,
+}
+
+fn proxy_config(flags: &ProxyFlags) -> anyhow::Result<tf_proxy::ProxyConfig> {
+    let extra = match &flags.upstream_ca {
+        Some(p) => Some(
+            std::fs::read(p)
+                .with_context(|| format!("cannot read --upstream-ca {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let tls = tf_tls::upstream_client_config(extra.as_deref())
+        .context("cannot build the upstream TLS configuration (check --upstream-ca)")?;
+    let mut config = tf_proxy::ProxyConfig::new(tls);
+    for c in &flags.connect_to {
+        config
+            .connect_to
+            .push(tf_proxy::ConnectTo::parse(c).with_context(|| {
+                format!("--connect-to {c:?}: expected HOST:PORT:CONNECT_HOST:CONNECT_PORT")
+            })?);
+    }
+    config.allow_private_upstreams = flags.allow_private_upstreams;
+    Ok(config)
+}
+
+async fn bind(addr: SocketAddr, what: &str, flag: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} for the {what}; pick another address with {flag}")
+    })
+}
+
+impl RunningGateway {
+    /// Opens the store, starts the audit writer, the proxy and the admin
+    /// API, and writes `runtime.json`.
+    pub(crate) async fn start(dd: &DataDir, opts: &GatewayOptions) -> anyhow::Result<Self> {
+        let config = proxy_config(&opts.flags)?;
+        let service = open_local(dd)?;
+        let (ca, _) = dd.ca()?;
+        let leaves = Arc::new(tf_tls::LeafResolver::new(ca));
+        let (writer, audit) = service.store().audit_writer();
+        let sink: Arc<dyn AuditSink> = writer;
+        let proxy = Arc::new(
+            tf_proxy::Proxy::new(config, service.snapshot(), leaves, sink)
+                .context("cannot configure the proxy")?,
+        );
+        let proxy_listener = bind(opts.listen, "proxy", "--listen").await?;
+        let admin_listener = bind(opts.admin_listen, "admin API", "--admin-listen").await?;
+        let proxy_addr = proxy_listener.local_addr()?;
+        let admin_addr = admin_listener.local_addr()?;
+        service.set_addrs(proxy_addr, admin_addr);
+
+        let (shutdown, rx) = watch::channel(false);
+        let stopped = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let proxy_task = tokio::spawn(tf_proxy::serve(proxy_listener, proxy, stopped(rx.clone())));
+        let router = tf_admin::router(service.clone(), dd.admin_token()?);
+        let admin_task = tokio::spawn(tf_admin::serve(admin_listener, router, stopped(rx)));
+
+        dd.write_runtime(&RuntimeInfo {
+            pid: std::process::id(),
+            proxy: proxy_addr,
+            admin: admin_addr,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        })?;
+        tracing::info!(proxy = %proxy_addr, admin = %admin_addr, "gateway serving");
+        Ok(Self {
+            proxy: proxy_addr,
+            admin: admin_addr,
+            service,
+            shutdown,
+            proxy_task,
+            admin_task,
+            audit,
+        })
+    }
+
+    /// Stops accepting, finishes in-flight requests, drains the audit
+    /// writer and removes `runtime.json`.
+    pub(crate) async fn stop(self, dd: &DataDir) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        if let Err(e) = self.proxy_task.await {
+            tracing::error!(error = %e, "proxy task failed");
+        }
+        match self.admin_task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "admin API failed"),
+            Err(e) => tracing::error!(error = %e, "admin task failed"),
+        }
+        let audit = self.audit;
+        let drained = tokio::task::spawn_blocking(move || audit.shutdown())
+            .await
+            .map_err(|e| anyhow!("the audit writer did not stop: {e}"))?;
+        let removed = dd.remove_runtime(std::process::id());
+        drained.context("audit records were lost at shutdown")?;
+        removed?;
+        tracing::info!("gateway stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub(crate) async fn terminate_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+    Ok(())
+}

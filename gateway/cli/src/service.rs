@@ -1,0 +1,470 @@
+//! The service layer: [`tf_admin::Control`] over the store, the loaded
+//! connector kinds, the vault and the live snapshot. Used by the admin API of
+//! a running gateway and, directly, by CLI commands when none runs.
+//!
+//! Every mutation is serialized, written to the store, and followed by a
+//! snapshot rebuild swapped in atomically; if the rebuild fails, the previous
+//! snapshot stays (fail closed) and the error is returned.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use tf_admin::api::{
+    AddConnector, AuditPage, ConnectorInfo, ConnectorList, GatewayToken, KindInfo, RuleKey,
+    RuleList, Status, Verification,
+};
+use tf_admin::{Control, ControlError};
+use tf_core::{Injector, Placement, Rule, Snapshot};
+use tf_store::{ConnectorInstance, ReadError, Store, VerifyError, WriteError};
+use tf_vault::Vault;
+
+use crate::datadir::new_token;
+use crate::snapshot::{self, InstanceConfig, Kind, SnapshotInput};
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn read_err(e: ReadError) -> ControlError {
+    let detail = format!("{:#}", anyhow::Error::from(e));
+    tracing::error!(error = %detail, "store read failed");
+    ControlError::Internal(format!("{detail}; check the data dir's database"))
+}
+
+fn write_err(e: WriteError) -> ControlError {
+    match e {
+        WriteError::InvalidName { .. }
+        | WriteError::InvalidDomain(_)
+        | WriteError::InvalidRule(_) => ControlError::Invalid(e.to_string()),
+        WriteError::Db(_) | WriteError::Decode { .. } => {
+            let detail = format!("{:#}", anyhow::Error::from(e));
+            tracing::error!(error = %detail, "store write failed");
+            ControlError::Internal(format!("{detail}; check the data dir's database"))
+        }
+    }
+}
+
+/// The control plane over one open store.
+pub(crate) struct Service {
+    /// Keeps the connector engine (and its epoch ticker) alive.
+    _host: Option<tf_connector_host::Host>,
+    store: Store,
+    kinds: BTreeMap<String, Kind>,
+    vault: Arc<Vault>,
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    ca_pem: String,
+    data_dir: String,
+    addrs: Mutex<Option<(SocketAddr, SocketAddr)>>,
+    version: AtomicU64,
+    write: Mutex<()>,
+}
+
+impl Service {
+    /// Builds the service and its first snapshot.
+    pub(crate) fn new(
+        host: Option<tf_connector_host::Host>,
+        store: Store,
+        kinds: BTreeMap<String, Kind>,
+        vault: Arc<Vault>,
+        ca_pem: String,
+        data_dir: String,
+    ) -> anyhow::Result<Self> {
+        let service = Self {
+            _host: host,
+            store,
+            kinds,
+            vault,
+            snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
+            ca_pem,
+            data_dir,
+            addrs: Mutex::new(None),
+            version: AtomicU64::new(0),
+            write: Mutex::new(()),
+        };
+        let first = service.build_snapshot()?;
+        service.snapshot.store(Arc::new(first));
+        Ok(service)
+    }
+
+    pub(crate) fn snapshot(&self) -> Arc<ArcSwap<Snapshot>> {
+        Arc::clone(&self.snapshot)
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Records the addresses a gateway serves on (for `status`).
+    pub(crate) fn set_addrs(&self, proxy: SocketAddr, admin: SocketAddr) {
+        if let Ok(mut a) = self.addrs.lock() {
+            *a = Some((proxy, admin));
+        }
+    }
+
+    fn build_snapshot(&self) -> anyhow::Result<Snapshot> {
+        let gateways = self
+            .store
+            .gateways()?
+            .into_iter()
+            .map(|g| (g.name, g.token))
+            .collect();
+        let instances: Vec<InstanceConfig> = self
+            .store
+            .connectors()?
+            .into_iter()
+            .map(|c| InstanceConfig {
+                name: c.name,
+                kind: c.kind,
+                domains: c.domains,
+                placement: c.placement,
+            })
+            .collect();
+        let rules = self.store.rules()?;
+        let version = self.version.fetch_add(1, Ordering::Relaxed) + 1;
+        let store = &self.store;
+        let vault = &self.vault;
+        snapshot::build(
+            SnapshotInput {
+                version,
+                gateways,
+                instances: &instances,
+                kinds: &self.kinds,
+                rules,
+            },
+            |instance, placement| -> anyhow::Result<Option<Arc<dyn Injector>>> {
+                if *placement == Placement::None {
+                    return Ok(None);
+                }
+                let Some(sealed) = store.secret(&instance.name)? else {
+                    return Ok(None);
+                };
+                if vault.verify(&instance.name, &sealed).is_err() {
+                    tracing::warn!(
+                        instance = %instance.name,
+                        "the stored credential does not decrypt with this master key; requests needing it are denied"
+                    );
+                }
+                Ok(Some(vault.injector(
+                    &instance.name,
+                    sealed,
+                    placement.clone(),
+                )))
+            },
+        )
+    }
+
+    /// Rebuilds the snapshot and swaps it in. Call with the write lock held.
+    fn refresh(&self) -> Result<(), ControlError> {
+        match self.build_snapshot() {
+            Ok(s) => {
+                tracing::info!(
+                    version = s.version,
+                    routes = s.routes.len(),
+                    "configuration applied"
+                );
+                self.snapshot.store(Arc::new(s));
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "configuration not applied; the previous one stays");
+                Err(ControlError::Internal(format!(
+                    "the change was stored but could not be applied: {e:#}; fix or undo it"
+                )))
+            }
+        }
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, ()>, ControlError> {
+        self.write.lock().map_err(|_| {
+            ControlError::Internal("a previous admin operation panicked; restart tf".into())
+        })
+    }
+
+    fn info(&self, c: &ConnectorInstance) -> Result<ConnectorInfo, ControlError> {
+        let kind = self.kinds.get(&c.kind);
+        let credential_set = self.store.secret(&c.name).map_err(read_err)?.is_some();
+        let (domains, placement) = match kind {
+            Some(k) => (
+                snapshot::effective_domains(&c.domains, &k.descriptor),
+                snapshot::effective_placement(c.placement.as_ref(), &k.descriptor),
+            ),
+            None => (
+                c.domains.clone(),
+                c.placement.clone().unwrap_or(Placement::None),
+            ),
+        };
+        Ok(ConnectorInfo {
+            name: c.name.clone(),
+            kind: c.kind.clone(),
+            version: kind.map(|k| k.descriptor.version.clone()),
+            domains,
+            actions: kind.map_or(0, |k| k.descriptor.actions.len()),
+            placement,
+            credential_set,
+            created_ms: c.created_ms,
+        })
+    }
+
+    fn kind_names(&self) -> String {
+        self.kinds.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Lower-cases and trims a domain; the store validates the result.
+fn normalize_domain(d: &str) -> String {
+    d.trim().trim_end_matches('.').to_ascii_lowercase()
+}
+
+fn validate_placement(p: &Placement) -> Result<Placement, ControlError> {
+    match p {
+        Placement::None | Placement::Basic => Ok(p.clone()),
+        Placement::Header { name, template } => {
+            let name = name.trim().to_ascii_lowercase();
+            let valid_name = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            if !valid_name {
+                return Err(ControlError::Invalid(format!(
+                    "header name {name:?} is invalid; pass a plain HTTP header name such as --header x-api-key"
+                )));
+            }
+            if !template.contains("{secret}") {
+                return Err(ControlError::Invalid(
+                    "the header template must contain {secret}, e.g. --template 'Bearer {secret}'"
+                        .into(),
+                ));
+            }
+            if template.bytes().any(|b| b == b'\r' || b == b'\n') {
+                return Err(ControlError::Invalid(
+                    "the header template must be one line".into(),
+                ));
+            }
+            Ok(Placement::Header {
+                name,
+                template: template.clone(),
+            })
+        }
+    }
+}
+
+impl Control for Service {
+    fn status(&self) -> Result<Status, ControlError> {
+        let addrs = self.addrs.lock().ok().and_then(|a| *a);
+        Ok(Status {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            data_dir: self.data_dir.clone(),
+            proxy: addrs.map(|a| a.0.to_string()),
+            admin: addrs.map(|a| a.1.to_string()),
+            gateways: self
+                .store
+                .gateways()
+                .map_err(read_err)?
+                .into_iter()
+                .map(|g| g.name)
+                .collect(),
+            connectors: self.store.connectors().map_err(read_err)?.len(),
+            rules: self.store.rules().map_err(read_err)?.len(),
+            audit_records: self.store.audit_count().map_err(read_err)?,
+        })
+    }
+
+    fn connectors(&self) -> Result<ConnectorList, ControlError> {
+        let connectors = self
+            .store
+            .connectors()
+            .map_err(read_err)?
+            .iter()
+            .map(|c| self.info(c))
+            .collect::<Result<_, _>>()?;
+        let kinds = self
+            .kinds
+            .iter()
+            .map(|(kind, k)| KindInfo {
+                kind: kind.clone(),
+                version: k.descriptor.version.clone(),
+                domains: k.descriptor.domains.clone(),
+                actions: k.descriptor.actions.len(),
+            })
+            .collect();
+        Ok(ConnectorList { connectors, kinds })
+    }
+
+    fn add_connector(&self, request: AddConnector) -> Result<ConnectorInfo, ControlError> {
+        let Some(kind) = self.kinds.get(&request.kind) else {
+            return Err(ControlError::Invalid(format!(
+                "unknown connector kind {:?}; known kinds: {} (put a component in <data dir>/connectors/ to add one)",
+                request.kind,
+                self.kind_names()
+            )));
+        };
+        let name = request.name.clone().unwrap_or_else(|| request.kind.clone());
+        if !tf_core::ids::is_valid_name(&name) {
+            return Err(ControlError::Invalid(format!(
+                "connector instance name {name:?} is invalid: use 1-64 characters from A-Z a-z 0-9 . _ - and space (--name)"
+            )));
+        }
+        let mut domains: Vec<String> = request
+            .domains
+            .iter()
+            .map(|d| normalize_domain(d))
+            .filter(|d| !d.is_empty())
+            .collect();
+        domains.sort();
+        domains.dedup();
+        let effective = snapshot::effective_domains(&domains, &kind.descriptor);
+        if effective.is_empty() {
+            return Err(ControlError::Invalid(format!(
+                "connector kind {:?} has no domains of its own; pass the API's host names, e.g. --domains api.example.com",
+                request.kind
+            )));
+        }
+        let placement = request
+            .placement
+            .as_ref()
+            .map(validate_placement)
+            .transpose()?;
+        if let Some(token) = &request.token
+            && token.expose().trim().is_empty()
+        {
+            return Err(ControlError::Invalid(
+                "the credential is empty; pass a non-empty --token, --token-env or --token-stdin"
+                    .into(),
+            ));
+        }
+
+        let _guard = self.lock()?;
+        let existing = self.store.connectors().map_err(read_err)?;
+        for other in existing.iter().filter(|c| c.name != name) {
+            let theirs = match self.kinds.get(&other.kind) {
+                Some(k) => snapshot::effective_domains(&other.domains, &k.descriptor),
+                None => other.domains.clone(),
+            };
+            if let Some(d) = effective.iter().find(|d| theirs.contains(d)) {
+                return Err(ControlError::Conflict(format!(
+                    "domain {d} is already claimed by connector instance {:?}; remove it first (`tf connector remove {}`) or pass other --domains",
+                    other.name, other.name
+                )));
+            }
+        }
+        let created_ms = existing
+            .iter()
+            .find(|c| c.name == name)
+            .map_or_else(now_ms, |c| c.created_ms);
+        let instance = ConnectorInstance {
+            name: name.clone(),
+            kind: request.kind.clone(),
+            domains,
+            placement,
+            created_ms,
+        };
+        if let Some(token) = &request.token {
+            let sealed = self.vault.seal(&name, token.expose().trim().as_bytes());
+            self.store.put_secret(&name, &sealed).map_err(write_err)?;
+        }
+        self.store.put_connector(&instance).map_err(write_err)?;
+        self.refresh()?;
+        self.info(&instance)
+    }
+
+    fn remove_connector(&self, name: &str) -> Result<(), ControlError> {
+        let _guard = self.lock()?;
+        let existed = self.store.remove_connector(name).map_err(write_err)?;
+        self.store.remove_secret(name).map_err(write_err)?;
+        if !existed {
+            return Err(ControlError::NotFound(format!(
+                "no connector instance named {name:?}; see `tf connector list`"
+            )));
+        }
+        self.refresh()
+    }
+
+    fn rules(&self) -> Result<RuleList, ControlError> {
+        Ok(RuleList {
+            rules: self.store.rules().map_err(read_err)?,
+        })
+    }
+
+    fn set_rule(&self, rule: Rule) -> Result<(), ControlError> {
+        rule.validate()
+            .map_err(|e| ControlError::Invalid(e.to_string()))?;
+        let _guard = self.lock()?;
+        self.store.set_rule(&rule).map_err(write_err)?;
+        self.refresh()
+    }
+
+    fn remove_rule(&self, key: &RuleKey) -> Result<(), ControlError> {
+        let _guard = self.lock()?;
+        let existed = self
+            .store
+            .remove_rule(&key.gateway, &key.connector, &key.action)
+            .map_err(write_err)?;
+        if !existed {
+            return Err(ControlError::NotFound(format!(
+                "no rule for gateway {:?}, connector {:?}, action {:?}; see `tf permissions list`",
+                key.gateway, key.connector, key.action
+            )));
+        }
+        self.refresh()
+    }
+
+    fn ensure_gateway(&self, name: &str) -> Result<GatewayToken, ControlError> {
+        if !tf_core::ids::is_valid_name(name) {
+            return Err(ControlError::Invalid(format!(
+                "gateway name {name:?} is invalid: use 1-64 characters from A-Z a-z 0-9 . _ - and space (--name)"
+            )));
+        }
+        let _guard = self.lock()?;
+        let record = self
+            .store
+            .ensure_gateway(name, new_token, now_ms())
+            .map_err(write_err)?;
+        if !self.snapshot.load().gateways.contains_key(name) {
+            self.refresh()?;
+        }
+        Ok(GatewayToken {
+            name: record.name.clone(),
+            token: record.token.clone(),
+            created_ms: record.created_ms,
+        })
+    }
+
+    fn audit(&self, after: u64, limit: usize) -> Result<AuditPage, ControlError> {
+        Ok(AuditPage {
+            records: self.store.audit_after(after, limit).map_err(read_err)?,
+        })
+    }
+
+    fn verify_audit(&self) -> Result<Verification, ControlError> {
+        match self.store.verify_audit() {
+            Ok((records, _head)) => Ok(Verification {
+                ok: true,
+                records,
+                error: None,
+            }),
+            Err(VerifyError::Read(e)) => Err(read_err(e)),
+            Err(
+                e @ (VerifyError::Chain(_)
+                | VerifyError::BadStart(_)
+                | VerifyError::HeadMismatch { .. }),
+            ) => Ok(Verification {
+                ok: false,
+                records: self.store.audit_count().map_err(read_err)?,
+                error: Some(format!("{:#}", anyhow::Error::from(e))),
+            }),
+        }
+    }
+
+    fn ca_pem(&self) -> Result<String, ControlError> {
+        Ok(self.ca_pem.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,191 @@
+use tf_core::{Action, ClassifyError, ConnectorRequest, Decision, Descriptor, Verdict};
+
+use super::*;
+
+struct NoClassifier;
+
+impl tf_core::Classifier for NoClassifier {
+    fn classify(&self, _request: &ConnectorRequest) -> Result<Action, ClassifyError> {
+        Err(ClassifyError::Failed("test".into()))
+    }
+}
+
+fn kind(name: &str, domains: &[&str]) -> Kind {
+    Kind {
+        descriptor: Arc::new(Descriptor {
+            name: name.into(),
+            version: "1.2.3".into(),
+            domains: domains.iter().map(|d| (*d).to_owned()).collect(),
+            actions: vec![],
+            placement: Placement::bearer(),
+            needs_body: false,
+        }),
+        classifier: Arc::new(NoClassifier),
+    }
+}
+
+fn service(dir: &tempfile::TempDir) -> Service {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.path().join("t.redb"))
+        .unwrap();
+    let store = Store::open(file).unwrap();
+    let kinds = [
+        ("github".to_owned(), kind("github", &["api.github.com"])),
+        ("generic".to_owned(), kind("http", &[])),
+    ]
+    .into_iter()
+    .collect();
+    let vault = Arc::new(Vault::new(tf_vault::MasterKey::generate()));
+    Service::new(None, store, kinds, vault, "PEM".into(), "/data".into()).unwrap()
+}
+
+fn add(kind: &str, name: Option<&str>, domains: &[&str], token: Option<&str>) -> AddConnector {
+    AddConnector {
+        kind: kind.into(),
+        name: name.map(str::to_owned),
+        domains: domains.iter().map(|d| (*d).to_owned()).collect(),
+        token: token.map(tf_admin::api::Secret::new),
+        placement: None,
+    }
+}
+
+#[test]
+fn connectors_apply_to_the_snapshot_and_never_show_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = service(&dir);
+    assert!(s.snapshot().load().routes.is_empty());
+
+    let info = s
+        .add_connector(add("github", None, &[], Some("ghp_secret")))
+        .unwrap();
+    assert_eq!(info.name, "github");
+    assert_eq!(info.version.as_deref(), Some("1.2.3"));
+    assert_eq!(info.domains, ["api.github.com"]);
+    assert!(info.credential_set);
+    let snap = s.snapshot().load_full();
+    let route = snap.route("api.github.com").unwrap();
+    let mut headers = http::HeaderMap::new();
+    route
+        .credential
+        .as_ref()
+        .unwrap()
+        .inject(&mut headers)
+        .unwrap();
+    assert_eq!(headers["authorization"], "Bearer ghp_secret");
+
+    let list = s.connectors().unwrap();
+    assert!(!serde_json::to_string(&list).unwrap().contains("ghp_secret"));
+    assert_eq!(list.kinds.len(), 2);
+
+    s.remove_connector("github").unwrap();
+    assert!(s.snapshot().load().route("api.github.com").is_none());
+    assert!(matches!(
+        s.remove_connector("github"),
+        Err(ControlError::NotFound(_))
+    ));
+}
+
+#[test]
+fn add_refuses_unknown_kinds_missing_domains_and_claimed_domains() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = service(&dir);
+    let err = s.add_connector(add("slack", None, &[], None)).unwrap_err();
+    assert!(
+        matches!(&err, ControlError::Invalid(m) if m.contains("github") && m.contains("generic")),
+        "{err}"
+    );
+    let err = s
+        .add_connector(add("generic", None, &[], None))
+        .unwrap_err();
+    assert!(
+        matches!(&err, ControlError::Invalid(m) if m.contains("--domains")),
+        "{err}"
+    );
+
+    s.add_connector(add("generic", None, &["API.Example.com"], None))
+        .unwrap();
+    let err = s
+        .add_connector(add("generic", Some("other"), &["api.example.com"], None))
+        .unwrap_err();
+    assert!(
+        matches!(&err, ControlError::Conflict(m) if m.contains("\"generic\"")),
+        "{err}"
+    );
+    // Re-adding the same instance (e.g. to rotate its credential) is fine.
+    s.add_connector(add("generic", None, &["api.example.com"], Some("k")))
+        .unwrap();
+    assert!(
+        s.snapshot()
+            .load()
+            .route("api.example.com")
+            .unwrap()
+            .credential
+            .is_some()
+    );
+
+    let err = s
+        .add_connector(add("generic", Some("../x"), &["x.example"], None))
+        .unwrap_err();
+    assert!(matches!(err, ControlError::Invalid(_)));
+}
+
+#[test]
+fn rules_and_gateways_apply_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = service(&dir);
+    let rule = Rule {
+        gateway: "Bot".into(),
+        connector: "github".into(),
+        action: "github.pr.*".into(),
+        decision: Decision::Allow,
+    };
+    s.set_rule(rule.clone()).unwrap();
+    assert!(matches!(
+        s.snapshot()
+            .load()
+            .permissions
+            .evaluate("Bot", "github", "github.pr.merge"),
+        Verdict::Matched(_)
+    ));
+    let bad = Rule {
+        action: "not a pattern".into(),
+        ..rule.clone()
+    };
+    assert!(matches!(s.set_rule(bad), Err(ControlError::Invalid(_))));
+
+    let key = RuleKey {
+        gateway: "Bot".into(),
+        connector: "github".into(),
+        action: "github.pr.*".into(),
+    };
+    s.remove_rule(&key).unwrap();
+    assert_eq!(
+        s.snapshot()
+            .load()
+            .permissions
+            .evaluate("Bot", "github", "github.pr.merge"),
+        Verdict::NoMatch
+    );
+    assert!(matches!(
+        s.remove_rule(&key),
+        Err(ControlError::NotFound(_))
+    ));
+
+    let first = s.ensure_gateway("Bot").unwrap();
+    let again = s.ensure_gateway("Bot").unwrap();
+    assert_eq!(first.token, again.token);
+    assert!(s.snapshot().load().gateways["Bot"].token_matches(&first.token));
+    assert!(matches!(
+        s.ensure_gateway("a/b"),
+        Err(ControlError::Invalid(_))
+    ));
+
+    let status = s.status().unwrap();
+    assert_eq!(status.gateways, ["Bot"]);
+    assert_eq!(status.audit_records, 0);
+    assert!(s.verify_audit().unwrap().ok);
+}

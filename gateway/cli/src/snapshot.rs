@@ -1,0 +1,121 @@
+//! Builds the proxy's immutable [`Snapshot`] from stored configuration and
+//! the loaded connector kinds. Pure apart from the credential callback
+//! (which the service points at the vault), so it is tested with fakes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use tf_core::{
+    Classifier, Descriptor, GatewayEntry, Injector, PermissionSet, Placement, Route, Rule, Snapshot,
+};
+
+/// A loaded connector (one kind), by its descriptor name.
+#[derive(Clone)]
+pub(crate) struct Kind {
+    pub(crate) descriptor: Arc<Descriptor>,
+    pub(crate) classifier: Arc<dyn Classifier>,
+}
+
+/// A configured instance, as the builder needs it.
+#[derive(Debug, Clone)]
+pub(crate) struct InstanceConfig {
+    pub(crate) name: String,
+    pub(crate) kind: String,
+    pub(crate) domains: Vec<String>,
+    pub(crate) placement: Option<Placement>,
+}
+
+/// The domains an instance serves: its own, else its connector's.
+pub(crate) fn effective_domains(domains: &[String], descriptor: &Descriptor) -> Vec<String> {
+    if domains.is_empty() {
+        descriptor.domains.clone()
+    } else {
+        domains.to_vec()
+    }
+}
+
+/// The placement an instance uses: its override, else its connector's.
+pub(crate) fn effective_placement(
+    placement: Option<&Placement>,
+    descriptor: &Descriptor,
+) -> Placement {
+    placement
+        .cloned()
+        .unwrap_or_else(|| descriptor.placement.clone())
+}
+
+/// Everything a snapshot is made of.
+pub(crate) struct SnapshotInput<'a> {
+    pub(crate) version: u64,
+    /// (name, proxy token) per gateway.
+    pub(crate) gateways: Vec<(String, String)>,
+    pub(crate) instances: &'a [InstanceConfig],
+    pub(crate) kinds: &'a BTreeMap<String, Kind>,
+    pub(crate) rules: Vec<Rule>,
+}
+
+/// Builds the snapshot. `credential` returns the injector for an instance's
+/// stored secret, `None` when it has none. Fails (and the caller keeps the
+/// previous snapshot) on an invalid rule, a domain claimed twice, or a
+/// credential that cannot be prepared: never a partial configuration.
+pub(crate) fn build(
+    input: SnapshotInput<'_>,
+    mut credential: impl FnMut(&InstanceConfig, &Placement) -> anyhow::Result<Option<Arc<dyn Injector>>>,
+) -> anyhow::Result<Snapshot> {
+    let gateways = input
+        .gateways
+        .iter()
+        .map(|(name, token)| (name.clone(), GatewayEntry::new(name.clone(), token)))
+        .collect();
+
+    let mut routes: HashMap<String, Arc<Route>> = HashMap::new();
+    for instance in input.instances {
+        let Some(kind) = input.kinds.get(&instance.kind) else {
+            // Its component is gone: its domains are unreachable (deny by default).
+            tracing::warn!(
+                instance = %instance.name,
+                kind = %instance.kind,
+                "connector kind is not loaded; requests to this instance's domains are denied"
+            );
+            continue;
+        };
+        let placement = effective_placement(instance.placement.as_ref(), &kind.descriptor);
+        let credential = credential(instance, &placement).with_context(|| {
+            format!(
+                "preparing the credential of connector instance {:?}",
+                instance.name
+            )
+        })?;
+        let route = Arc::new(Route {
+            instance: instance.name.clone(),
+            descriptor: Arc::clone(&kind.descriptor),
+            placement,
+            classifier: Arc::clone(&kind.classifier),
+            credential,
+        });
+        for domain in effective_domains(&instance.domains, &kind.descriptor) {
+            let domain = domain.to_ascii_lowercase();
+            if let Some(other) = routes.get(&domain) {
+                bail!(
+                    "domain {domain} is claimed by both {:?} and {:?}; remove one with `tf connector remove`",
+                    other.instance,
+                    instance.name
+                );
+            }
+            routes.insert(domain, Arc::clone(&route));
+        }
+    }
+
+    let permissions =
+        PermissionSet::compile(input.rules).context("a stored permission rule is invalid")?;
+    Ok(Snapshot {
+        version: input.version,
+        gateways,
+        routes,
+        permissions,
+    })
+}
+
+#[cfg(test)]
+mod tests;
