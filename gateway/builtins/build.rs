@@ -103,7 +103,10 @@ fn main() {
         let path = artifact_dir.join(file);
         assert!(path.is_file(), "test artifact {} missing", path.display());
     }
-    println!("cargo:rustc-env=TF_BUILTINS_ARTIFACT_DIR={}", artifact_dir.display());
+    println!(
+        "cargo:rustc-env=TF_BUILTINS_ARTIFACT_DIR={}",
+        artifact_dir.display()
+    );
 }
 
 /// Rebuild when a guest source, manifest, the SDK or the WIT changes — but

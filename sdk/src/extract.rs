@@ -224,17 +224,17 @@ mod tests {
     #[test]
     fn json_fields() {
         let cases: &[(&str, &str, Option<JsonValue<'_>>)] = &[
-            (r#"{"state":"closed"}"#, "state", Some(JsonValue::Str("closed"))),
+            (
+                r#"{"state":"closed"}"#,
+                "state",
+                Some(JsonValue::Str("closed")),
+            ),
             (
                 r#" { "title" : "x", "state" : "open" } "#,
                 "state",
                 Some(JsonValue::Str("open")),
             ),
-            (
-                r#"{"nested":{"state":"closed"},"n":1}"#,
-                "state",
-                None,
-            ),
+            (r#"{"nested":{"state":"closed"},"n":1}"#, "state", None),
             (
                 r#"{"nested":{"a":[1,"]}"]},"sha":"abc"}"#,
                 "sha",
@@ -244,14 +244,22 @@ mod tests {
             (r#"{"b":true,"z":null}"#, "z", Some(JsonValue::Null)),
             (r#"{"b":false}"#, "b", Some(JsonValue::Bool(false))),
             (r#"{"o":[1,2]}"#, "o", Some(JsonValue::Composite("[1,2]"))),
-            (r#"{"st\u0061te":"closed"}"#, "state", Some(JsonValue::Str("closed"))),
+            (
+                r#"{"st\u0061te":"closed"}"#,
+                "state",
+                Some(JsonValue::Str("closed")),
+            ),
             (r#"{}"#, "state", None),
             (r#"[{"state":"closed"}]"#, "state", None),
             (r#"{"state":"closed""#, "state", None),
             ("not json", "state", None),
         ];
         for &(body, key, want) in cases {
-            assert_eq!(json_field(body.as_bytes(), key), want, "body {body} key {key}");
+            assert_eq!(
+                json_field(body.as_bytes(), key),
+                want,
+                "body {body} key {key}"
+            );
         }
     }
 
@@ -264,7 +272,14 @@ mod tests {
 
     #[test]
     fn deep_nesting_does_not_recurse() {
-        let body = format!("{{\"a\":{}{},\"k\":1}}", "[".repeat(100_000), "]".repeat(100_000));
-        assert_eq!(json_field(body.as_bytes(), "k"), Some(JsonValue::Number("1")));
+        let body = format!(
+            "{{\"a\":{}{},\"k\":1}}",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert_eq!(
+            json_field(body.as_bytes(), "k"),
+            Some(JsonValue::Number("1"))
+        );
     }
 }

@@ -50,7 +50,9 @@ pub mod route;
 pub mod testing;
 pub mod types;
 
-pub use types::{Action, ActionSpec, ClassifyError, Descriptor, Param, ParamValue, Placement, Request, Risk};
+pub use types::{
+    Action, ActionSpec, ClassifyError, Descriptor, Param, ParamValue, Placement, Request, Risk,
+};
 
 /// The SDK version, readable by hosts and connectors.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");

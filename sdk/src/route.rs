@@ -263,7 +263,9 @@ fn parse(template: &str) -> Result<Vec<Seg<'_>>, RouteError> {
         template: template.to_string(),
         reason,
     };
-    let rest = template.strip_prefix('/').ok_or_else(|| bad("must start with '/'"))?;
+    let rest = template
+        .strip_prefix('/')
+        .ok_or_else(|| bad("must start with '/'"))?;
     if rest.is_empty() {
         return Ok(Vec::new());
     }
@@ -346,7 +348,12 @@ impl<'t> RouterBuilder<'t> {
     }
 
     /// Adds `template` for `method`; a match returns `route`.
-    pub fn insert(&mut self, method: &'t str, template: &'t str, route: u32) -> Result<(), RouteError> {
+    pub fn insert(
+        &mut self,
+        method: &'t str,
+        template: &'t str,
+        route: u32,
+    ) -> Result<(), RouteError> {
         let segs = parse(template)?;
         if param_names(template).count() > MAX_CAPTURES {
             return Err(RouteError::TooManyParams(template.to_string()));
@@ -374,7 +381,8 @@ impl<'t> RouterBuilder<'t> {
                         c
                     }
                 },
-                Seg::Mixed(parts) => match self.nodes[node].mixed.iter().find(|(p, _)| *p == parts) {
+                Seg::Mixed(parts) => match self.nodes[node].mixed.iter().find(|(p, _)| *p == parts)
+                {
                     Some(&(_, c)) => c,
                     None => {
                         let c = self.add_node();
@@ -507,7 +515,11 @@ impl<'t> RouterBuf<'t> {
     pub fn to_rust(&self, path: &str) -> String {
         let mut s = String::new();
         let edge = |s: &mut String, e: &Edge<'_>| {
-            let _ = writeln!(s, "        {path}::Edge {{ text: {:?}, child: {} }},", e.text, e.child);
+            let _ = writeln!(
+                s,
+                "        {path}::Edge {{ text: {:?}, child: {} }},",
+                e.text, e.child
+            );
         };
         let _ = writeln!(s, "{path}::Router {{");
         s.push_str("    methods: &[\n");

@@ -62,7 +62,10 @@ impl Fixture {
         Request {
             method: self.method.clone(),
             scheme: "https".into(),
-            host: self.host.clone().unwrap_or_else(|| default_host.to_string()),
+            host: self
+                .host
+                .clone()
+                .unwrap_or_else(|| default_host.to_string()),
             path: self.path.clone(),
             query: self.query.clone(),
             headers: vec![("content-type".into(), "application/json".into())],

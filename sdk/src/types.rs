@@ -185,10 +185,8 @@ impl ParamValue {
     /// Integer when `name` is an id or number (`id`, `number`, `*_id`,
     /// `*_number`) and `value` parses as one; text otherwise.
     pub fn infer(name: &str, value: &str) -> ParamValue {
-        let numeric_name = name == "id"
-            || name == "number"
-            || name.ends_with("_id")
-            || name.ends_with("_number");
+        let numeric_name =
+            name == "id" || name == "number" || name.ends_with("_id") || name.ends_with("_number");
         if numeric_name && let Ok(n) = value.parse::<i64>() {
             return ParamValue::Integer(n);
         }
@@ -241,7 +239,10 @@ pub struct Action {
 impl Action {
     /// The value of parameter `name`, if present.
     pub fn param(&self, name: &str) -> Option<&ParamValue> {
-        self.params.iter().find(|p| p.name == name).map(|p| &p.value)
+        self.params
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| &p.value)
     }
 }
 

@@ -6,8 +6,20 @@ use tameflare_sdk::{Action, ActionSpec, ClassifyError, Param, ParamValue, Reques
 /// (method, action, risk, read-only, description)
 const TABLE: &[(&str, &str, Risk, bool, &str)] = &[
     ("GET", "http.get", Risk::Low, true, "Read a resource"),
-    ("HEAD", "http.head", Risk::Low, true, "Read a resource's headers"),
-    ("OPTIONS", "http.options", Risk::Low, true, "Ask which methods a resource allows"),
+    (
+        "HEAD",
+        "http.head",
+        Risk::Low,
+        true,
+        "Read a resource's headers",
+    ),
+    (
+        "OPTIONS",
+        "http.options",
+        Risk::Low,
+        true,
+        "Ask which methods a resource allows",
+    ),
     ("POST", "http.post", Risk::Medium, false, "Create or submit"),
     ("PUT", "http.put", Risk::Medium, false, "Create or replace"),
     ("PATCH", "http.patch", Risk::Medium, false, "Modify"),
@@ -33,7 +45,10 @@ pub(crate) fn classify(req: &Request) -> Result<Action, ClassifyError> {
     let Some(&(_, name, risk, _, _)) = TABLE.iter().find(|(m, ..)| *m == req.method) else {
         return Err(ClassifyError::new(
             "unsupported_method",
-            format!("method {} is not supported by the generic connector", req.method),
+            format!(
+                "method {} is not supported by the generic connector",
+                req.method
+            ),
         ));
     };
     Ok(Action {
@@ -61,12 +76,15 @@ mod tests {
 
     #[test]
     fn fixtures() {
-        let fixtures = testing::check::<Generic>(include_str!("../fixtures/actions.jsonl"), "api.example.com")
-            .unwrap_or_else(|report| panic!("fixture mismatches:\n{report}"));
+        let fixtures =
+            testing::check::<Generic>(include_str!("../fixtures/actions.jsonl"), "api.example.com")
+                .unwrap_or_else(|report| panic!("fixture mismatches:\n{report}"));
         // Every catalogue entry has at least one fixture.
         for spec in super::catalogue() {
             assert!(
-                fixtures.iter().any(|f| f.expect.as_ref().is_some_and(|e| e.name == spec.name)),
+                fixtures
+                    .iter()
+                    .any(|f| f.expect.as_ref().is_some_and(|e| e.name == spec.name)),
                 "no fixture for {}",
                 spec.name
             );

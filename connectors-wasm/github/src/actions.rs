@@ -112,7 +112,11 @@ pub(crate) fn catalogue() -> Vec<ActionSpec> {
 /// `github.unknown`, high risk, so policy decides).
 pub(crate) fn classify(req: &Request) -> Action {
     // HEAD is GET without a body: same operation.
-    let method = if req.method == "HEAD" { "GET" } else { req.method.as_str() };
+    let method = if req.method == "HEAD" {
+        "GET"
+    } else {
+        req.method.as_str()
+    };
     let Some(m) = ROUTER.lookup(method, &req.path) else {
         return Action {
             name: UNKNOWN.into(),

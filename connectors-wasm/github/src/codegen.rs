@@ -16,7 +16,10 @@ use serde_json::Value;
 use tameflare_sdk::Risk;
 use tameflare_sdk::route::RouterBuilder;
 
-pub(crate) const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../specs/github.operations.jsonl");
+pub(crate) const SPEC: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../specs/github.operations.jsonl"
+);
 const ROUTES_RS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/routes.rs");
 
 /// Operation-id tag → action noun.
@@ -57,10 +60,35 @@ const CRITICAL: &[&str] = &["repos/delete", "orgs/delete"];
 /// Words of an operation id that make a write high risk: destructive or
 /// security/admin settings.
 const HIGH_WORDS: &[&str] = &[
-    "merge", "transfer", "archive", "protection", "admin", "admins", "security", "secret",
-    "secrets", "permission", "permissions", "ruleset", "rulesets", "role", "roles", "hook",
-    "hooks", "webhook", "key", "keys", "visibility", "token", "tokens", "credential",
-    "credentials", "block", "rename", "owner", "owners",
+    "merge",
+    "transfer",
+    "archive",
+    "protection",
+    "admin",
+    "admins",
+    "security",
+    "secret",
+    "secrets",
+    "permission",
+    "permissions",
+    "ruleset",
+    "rulesets",
+    "role",
+    "roles",
+    "hook",
+    "hooks",
+    "webhook",
+    "key",
+    "keys",
+    "visibility",
+    "token",
+    "tokens",
+    "credential",
+    "credentials",
+    "block",
+    "rename",
+    "owner",
+    "owners",
 ];
 
 /// Path parameters that may span several segments when they end the path.
@@ -155,7 +183,10 @@ pub(crate) fn generate(ops: &[SpecOp]) -> String {
     );
     for name in names.keys() {
         let valid = name.split('.').all(|seg| {
-            !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            !seg.is_empty()
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         });
         assert!(valid, "invalid action name {name}");
     }
@@ -175,10 +206,15 @@ pub(crate) fn generate(ops: &[SpecOp]) -> String {
          //! by `src/codegen.rs`. Do not edit: run `UPDATE_ROUTES=1 cargo test -p github`.\n\n\
          use tameflare_sdk::Risk;\n\nuse crate::actions::Op;\n\n",
     );
-    let _ = writeln!(s, "/// Every operation, in spec order; the router returns indices into it.");
+    let _ = writeln!(
+        s,
+        "/// Every operation, in spec order; the router returns indices into it."
+    );
     let _ = writeln!(s, "pub(crate) static OPS: [Op; {}] = [", ops.len());
     for (op, t) in ops.iter().zip(&templates) {
-        let params: Vec<String> = tameflare_sdk::route::param_names(t).map(|p| format!("{p:?}")).collect();
+        let params: Vec<String> = tameflare_sdk::route::param_names(t)
+            .map(|p| format!("{p:?}"))
+            .collect();
         let _ = writeln!(
             s,
             "    Op {{ method: {:?}, path: {:?}, operation_id: {:?}, action: {:?}, summary: {:?}, params: &[{}], keep: {}, risk: Risk::{:?} }},",
@@ -229,8 +265,14 @@ fn naming_rule() {
         ("pulls/list", "github.pr.list"),
         ("issues/create-comment", "github.issue.create_comment"),
         ("repos/get-content", "github.repo.get_content"),
-        ("code-scanning/list-alerts-for-repo", "github.code_scanning.list_alerts_for_repo"),
-        ("actions/list-workflow-runs", "github.actions.list_workflow_runs"),
+        (
+            "code-scanning/list-alerts-for-repo",
+            "github.code_scanning.list_alerts_for_repo",
+        ),
+        (
+            "actions/list-workflow-runs",
+            "github.actions.list_workflow_runs",
+        ),
         ("git/create-ref", "github.branch.create"),
         ("repos/create-in-org", "github.repo.create"),
     ];

@@ -9,17 +9,20 @@ use tameflare_sdk::{Action, ActionSpec, ClassifyError, Request, Risk};
 pub(crate) const HUGE: usize = 16 * 1024 * 1024;
 
 pub(crate) fn catalogue() -> Vec<ActionSpec> {
-    [("hostile.ok", "A harmless request"), ("hostile.huge", "A 16 MiB resource")]
-        .into_iter()
-        .map(|(name, description)| ActionSpec {
-            name: name.into(),
-            description: description.into(),
-            method: "*".into(),
-            path_template: "/{path+}".into(),
-            risk: Risk::Low,
-            read_only: true,
-        })
-        .collect()
+    [
+        ("hostile.ok", "A harmless request"),
+        ("hostile.huge", "A 16 MiB resource"),
+    ]
+    .into_iter()
+    .map(|(name, description)| ActionSpec {
+        name: name.into(),
+        description: description.into(),
+        method: "*".into(),
+        path_template: "/{path+}".into(),
+        risk: Risk::Low,
+        read_only: true,
+    })
+    .collect()
 }
 
 pub(crate) fn classify(req: &Request) -> Result<Action, ClassifyError> {
@@ -83,7 +86,11 @@ mod tests {
 
     #[test]
     fn huge_is_sixteen_mebibytes() {
-        let a = super::classify(&tameflare_sdk::Request::new("GET", "hostile.test", "/huge")).unwrap();
-        assert_eq!((a.name.as_str(), a.resource.len()), ("hostile.huge", super::HUGE));
+        let a =
+            super::classify(&tameflare_sdk::Request::new("GET", "hostile.test", "/huge")).unwrap();
+        assert_eq!(
+            (a.name.as_str(), a.resource.len()),
+            ("hostile.huge", super::HUGE)
+        );
     }
 }

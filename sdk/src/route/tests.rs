@@ -39,29 +39,81 @@ fn lookups() {
     let router = buf.router();
     let cases: &[(&str, &str, &str)] = &[
         ("GET", "/", r#"/ []"#),
-        ("GET", "/repos/o/r/pulls", r#"/repos/{owner}/{repo}/pulls ["o", "r"]"#),
-        ("GET", "/repos/o/r/pulls/7", r#"/repos/{owner}/{repo}/pulls/{pull_number} ["o", "r", "7"]"#),
-        ("GET", "/repos/o/r/pulls/comments", r#"/repos/{owner}/{repo}/pulls/comments ["o", "r"]"#),
-        ("PUT", "/repos/o/r/pulls/7/merge", r#"/repos/{owner}/{repo}/pulls/{pull_number}/merge ["o", "r", "7"]"#),
+        (
+            "GET",
+            "/repos/o/r/pulls",
+            r#"/repos/{owner}/{repo}/pulls ["o", "r"]"#,
+        ),
+        (
+            "GET",
+            "/repos/o/r/pulls/7",
+            r#"/repos/{owner}/{repo}/pulls/{pull_number} ["o", "r", "7"]"#,
+        ),
+        (
+            "GET",
+            "/repos/o/r/pulls/comments",
+            r#"/repos/{owner}/{repo}/pulls/comments ["o", "r"]"#,
+        ),
+        (
+            "PUT",
+            "/repos/o/r/pulls/7/merge",
+            r#"/repos/{owner}/{repo}/pulls/{pull_number}/merge ["o", "r", "7"]"#,
+        ),
         ("POST", "/repos/o/r/pulls/7/merge", "-"),
         ("GET", "/repos/o/r/pulls/7/merge", "-"),
         ("GET", "/repos/o/r/pulls/", "-"),
-        ("GET", "/repos/o/r/contents/a", r#"/repos/{owner}/{repo}/contents/{path+} ["o", "r", "a"]"#),
-        ("GET", "/repos/o/r/contents/a/b/c.md", r#"/repos/{owner}/{repo}/contents/{path+} ["o", "r", "a/b/c.md"]"#),
-        ("GET", "/repos/o/r/contents/a/x", r#"/repos/{owner}/{repo}/contents/{path+} ["o", "r", "a/x"]"#),
+        (
+            "GET",
+            "/repos/o/r/contents/a",
+            r#"/repos/{owner}/{repo}/contents/{path+} ["o", "r", "a"]"#,
+        ),
+        (
+            "GET",
+            "/repos/o/r/contents/a/b/c.md",
+            r#"/repos/{owner}/{repo}/contents/{path+} ["o", "r", "a/b/c.md"]"#,
+        ),
+        (
+            "GET",
+            "/repos/o/r/contents/a/x",
+            r#"/repos/{owner}/{repo}/contents/{path+} ["o", "r", "a/x"]"#,
+        ),
         ("GET", "/repos/o/r/contents", "-"),
         ("GET", "/repos/o/r/contents/", "-"),
-        ("GET", "/repos/o/r/compare/main...dev", r#"/repos/{owner}/{repo}/compare/{base}...{head} ["o", "r", "main", "dev"]"#),
-        ("GET", "/repos/o/r/compare/main..dev", r#"/repos/{owner}/{repo}/compare/{basehead} ["o", "r", "main..dev"]"#),
-        ("GET", "/repos/o/r/compare/...dev", r#"/repos/{owner}/{repo}/compare/{basehead} ["o", "r", "...dev"]"#),
-        ("GET", "/repos/o/r/tarball/v1.2", r#"/repos/{owner}/{repo}/tarball/v{version} ["o", "r", "1.2"]"#),
+        (
+            "GET",
+            "/repos/o/r/compare/main...dev",
+            r#"/repos/{owner}/{repo}/compare/{base}...{head} ["o", "r", "main", "dev"]"#,
+        ),
+        (
+            "GET",
+            "/repos/o/r/compare/main..dev",
+            r#"/repos/{owner}/{repo}/compare/{basehead} ["o", "r", "main..dev"]"#,
+        ),
+        (
+            "GET",
+            "/repos/o/r/compare/...dev",
+            r#"/repos/{owner}/{repo}/compare/{basehead} ["o", "r", "...dev"]"#,
+        ),
+        (
+            "GET",
+            "/repos/o/r/tarball/v1.2",
+            r#"/repos/{owner}/{repo}/tarball/v{version} ["o", "r", "1.2"]"#,
+        ),
         ("GET", "/repos/o/r/tarball/v", "-"),
         ("GET", "/users/octocat/repos", r#"/users/octocat/repos []"#),
-        ("GET", "/users/mona/repos", r#"/users/{username}/repos ["mona"]"#),
+        (
+            "GET",
+            "/users/mona/repos",
+            r#"/users/{username}/repos ["mona"]"#,
+        ),
         ("GET", "/users/octocat", r#"/users/{username} ["octocat"]"#),
         ("GET", "/users/x/y", r#"/{a}/{b}/{c} ["users", "x", "y"]"#),
         ("GET", "/users//y", "-"),
-        ("GET", "/repos/o/r/git/refs/heads/feature/x", r#"/repos/{owner}/{repo}/git/refs/{ref+} ["o", "r", "heads/feature/x"]"#),
+        (
+            "GET",
+            "/repos/o/r/git/refs/heads/feature/x",
+            r#"/repos/{owner}/{repo}/git/refs/{ref+} ["o", "r", "heads/feature/x"]"#,
+        ),
         ("GET", "no-slash", "-"),
         ("DELETE", "/", "-"),
     ];
@@ -82,12 +134,21 @@ fn template_errors() {
         ("/a//b", "bad template \"/a//b\": empty segment"),
         ("/a/{b", "bad template \"/a/{b\": unclosed '{'"),
         ("/a/{}", "bad template \"/a/{}\": bad parameter name"),
-        ("/a/{x}{y}", "bad template \"/a/{x}{y}\": adjacent parameters"),
-        ("/{p+}/a", "bad template \"/{p+}/a\": a tail parameter must be the whole last segment"),
+        (
+            "/a/{x}{y}",
+            "bad template \"/a/{x}{y}\": adjacent parameters",
+        ),
+        (
+            "/{p+}/a",
+            "bad template \"/{p+}/a\": a tail parameter must be the whole last segment",
+        ),
         ("/a}", "bad template \"/a}\": stray '}'"),
     ];
     for &(t, want) in cases {
-        let got = RouterBuilder::new().insert("GET", t, 0).unwrap_err().to_string();
+        let got = RouterBuilder::new()
+            .insert("GET", t, 0)
+            .unwrap_err()
+            .to_string();
         assert_eq!(got, want, "template {t:?}");
     }
 }
@@ -105,14 +166,22 @@ fn duplicates_are_rejected() {
 
 #[test]
 fn param_names_in_order() {
-    let names: Vec<&str> = param_names("/repos/{owner}/{repo}/compare/{base}...{head}/{path+}").collect();
+    let names: Vec<&str> =
+        param_names("/repos/{owner}/{repo}/compare/{base}...{head}/{path+}").collect();
     assert_eq!(names, ["owner", "repo", "base", "head", "path"]);
 }
 
 #[test]
 fn emitted_source_mentions_every_array() {
     let src = built().to_rust("crate::route");
-    for needle in ["methods: &[", "nodes: &[", "lits: &[", "mixed: &[", "parts: &[", "crate::route::NONE"] {
+    for needle in [
+        "methods: &[",
+        "nodes: &[",
+        "lits: &[",
+        "mixed: &[",
+        "parts: &[",
+        "crate::route::NONE",
+    ] {
         assert!(src.contains(needle), "missing {needle}");
     }
 }
@@ -128,21 +197,45 @@ fn emitted_source_round_trips() {
 }
 
 const STATIC_SAMPLE: Router<'static> = crate::route::Router {
-    methods: &[
-        crate::route::Edge { text: "GET", child: 0 },
-    ],
+    methods: &[crate::route::Edge {
+        text: "GET",
+        child: 0,
+    }],
     nodes: &[
-        crate::route::Node { lit_start: 0, lit_len: 1, mixed_start: 0, mixed_len: 0, param: crate::route::NONE, tail: crate::route::NONE, leaf: crate::route::NONE },
-        crate::route::Node { lit_start: 1, lit_len: 0, mixed_start: 0, mixed_len: 0, param: 2, tail: crate::route::NONE, leaf: crate::route::NONE },
-        crate::route::Node { lit_start: 1, lit_len: 0, mixed_start: 0, mixed_len: 0, param: crate::route::NONE, tail: crate::route::NONE, leaf: 0 },
+        crate::route::Node {
+            lit_start: 0,
+            lit_len: 1,
+            mixed_start: 0,
+            mixed_len: 0,
+            param: crate::route::NONE,
+            tail: crate::route::NONE,
+            leaf: crate::route::NONE,
+        },
+        crate::route::Node {
+            lit_start: 1,
+            lit_len: 0,
+            mixed_start: 0,
+            mixed_len: 0,
+            param: 2,
+            tail: crate::route::NONE,
+            leaf: crate::route::NONE,
+        },
+        crate::route::Node {
+            lit_start: 1,
+            lit_len: 0,
+            mixed_start: 0,
+            mixed_len: 0,
+            param: crate::route::NONE,
+            tail: crate::route::NONE,
+            leaf: 0,
+        },
     ],
-    lits: &[
-        crate::route::Edge { text: "a", child: 1 },
-    ],
-    mixed: &[
-    ],
-    parts: &[
-    ],
+    lits: &[crate::route::Edge {
+        text: "a",
+        child: 1,
+    }],
+    mixed: &[],
+    parts: &[],
 };
 
 const STATIC_SAMPLE_SRC: &str = r#"

@@ -32,14 +32,20 @@ const PINNED: &[&str] = &[
 
 #[test]
 fn fixtures() {
-    let fixtures = testing::check::<Github>(include_str!("../../fixtures/actions.jsonl"), "api.github.com")
-        .unwrap_or_else(|report| panic!("fixture mismatches:\n{report}"));
+    let fixtures = testing::check::<Github>(
+        include_str!("../../fixtures/actions.jsonl"),
+        "api.github.com",
+    )
+    .unwrap_or_else(|report| panic!("fixture mismatches:\n{report}"));
     let named: BTreeSet<&str> = fixtures
         .iter()
         .filter_map(|f| f.expect.as_ref().map(|e| e.name.as_str()))
         .collect();
     let missing: Vec<&&str> = PINNED.iter().filter(|n| !named.contains(**n)).collect();
-    assert!(missing.is_empty(), "pinned names without a fixture: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "pinned names without a fixture: {missing:?}"
+    );
 }
 
 /// A concrete value for a path parameter that no literal segment equals.
@@ -84,7 +90,13 @@ fn spec_coverage() {
             None => failures.push(format!("{} {path} ({}): unmapped", op.method, op.id)),
         }
     }
-    assert!(failures.is_empty(), "{} of {} operations misclassified:\n{}", failures.len(), spec.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} operations misclassified:\n{}",
+        failures.len(),
+        spec.len(),
+        failures.join("\n")
+    );
 }
 
 /// Each (method, path) has one action, and an action names one (method,
@@ -94,9 +106,16 @@ fn spec_coverage() {
 fn names_are_unique_per_route() {
     let mut by_name: HashMap<&str, Vec<(&str, &str)>> = HashMap::new();
     for op in OPS.iter() {
-        by_name.entry(op.action).or_default().push((op.method, op.path));
+        by_name
+            .entry(op.action)
+            .or_default()
+            .push((op.method, op.path));
     }
-    let shared: Vec<_> = by_name.iter().filter(|(_, v)| v.len() > 1).map(|(k, _)| *k).collect();
+    let shared: Vec<_> = by_name
+        .iter()
+        .filter(|(_, v)| v.len() > 1)
+        .map(|(k, _)| *k)
+        .collect();
     assert_eq!(shared, ["github.repo.create"]);
 }
 
@@ -111,7 +130,12 @@ fn catalogue_is_complete_and_valid() {
         assert!(names.contains(n), "catalogue lacks {n}");
     }
     for a in &d.actions {
-        assert_eq!(a.read_only, a.method == "GET" || a.method == "HEAD", "{}", a.name);
+        assert_eq!(
+            a.read_only,
+            a.method == "GET" || a.method == "HEAD",
+            "{}",
+            a.name
+        );
         if a.read_only {
             assert_eq!(a.risk, Risk::Low, "{}", a.name);
         }
