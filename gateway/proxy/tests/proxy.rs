@@ -626,8 +626,7 @@ async fn proxy_auth_is_required_and_checked() {
         let resp = h
             .connect("api.test:443", auth)
             .await
-            .err()
-            .expect("must be refused");
+            .expect_err("must be refused");
         assert_eq!(resp.status(), StatusCode::PROXY_AUTHENTICATION_REQUIRED);
         assert_eq!(
             header(&resp, "proxy-authenticate"),
