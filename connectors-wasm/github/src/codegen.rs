@@ -89,6 +89,9 @@ const HIGH_WORDS: &[&str] = &[
     "rename",
     "owner",
     "owners",
+    "collaborator",
+    "collaborators",
+    "membership",
 ];
 
 /// Path parameters that may span several segments when they end the path.
