@@ -1,7 +1,7 @@
 //! Conversions between the WIT types and `tf_core`'s mirror of them, and the
 //! validation of a connector's descriptor at load.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use tf_core::{
     Action, ActionSpec, ConnectorRequest, Descriptor, Param, ParamValue, Placement, Risk,
@@ -29,8 +29,10 @@ pub enum DescriptorError {
     TooManyActions,
     #[error("action name {0:?} is not `<connector>.<segment>…` with segments of [A-Za-z0-9_-]")]
     ActionName(String),
-    #[error("action name {0:?} appears twice")]
+    #[error("action {0:?} is listed twice for the same method and path template")]
     DuplicateAction(String),
+    #[error("action {0:?} is listed for several routes with different risk or read-only flags")]
+    ConflictingAction(String),
     #[error("action {0:?}: method must be upper-case letters or `*`")]
     Method(String),
     #[error("action {0:?}: description or path template too long or has control characters")]
@@ -193,7 +195,10 @@ pub(crate) fn validate(d: &Descriptor) -> Result<(), DescriptorError> {
     if d.actions.len() > MAX_ACTIONS {
         return Err(DescriptorError::TooManyActions);
     }
-    let mut names = HashSet::with_capacity(d.actions.len());
+    // One action may cover several routes (e.g. `github.repo.create` for a
+    // user and for an org): allowed when the entries agree on what the
+    // action is (risk, read-only) and differ in route.
+    let mut names: HashMap<&str, &ActionSpec> = HashMap::with_capacity(d.actions.len());
     for a in &d.actions {
         let well_formed = a.name.len() <= tf_core::action::MAX_ACTION_NAME
             && a.name
@@ -203,8 +208,13 @@ pub(crate) fn validate(d: &Descriptor) -> Result<(), DescriptorError> {
         if !well_formed {
             return Err(DescriptorError::ActionName(a.name.clone()));
         }
-        if !names.insert(a.name.as_str()) {
-            return Err(DescriptorError::DuplicateAction(a.name.clone()));
+        if let Some(prev) = names.insert(a.name.as_str(), a) {
+            if prev.method == a.method && prev.path_template == a.path_template {
+                return Err(DescriptorError::DuplicateAction(a.name.clone()));
+            }
+            if prev.risk != a.risk || prev.read_only != a.read_only {
+                return Err(DescriptorError::ConflictingAction(a.name.clone()));
+            }
         }
         let method_ok = a.method == "*"
             || (!a.method.is_empty()

@@ -97,9 +97,13 @@ fn builtins_load_and_describe() {
     assert!(d.actions.iter().any(|a| a.name == "github.pr.merge"));
     assert_eq!(GITHUB.sha256_hex().len(), 64);
 
-    let generic = HOST.load(tf_builtins::GENERIC).expect("generic loads");
-    assert!(!generic.descriptor().actions.is_empty());
-    assert_ne!(generic.sha256_hex(), GITHUB.sha256_hex());
+    // Every shipped component loads and passes descriptor validation.
+    for (kind, wasm) in tf_builtins::all() {
+        let connector = HOST
+            .load(wasm)
+            .unwrap_or_else(|e| panic!("builtin {kind} refused: {e}"));
+        assert!(!connector.descriptor().actions.is_empty(), "{kind}");
+    }
 
     let d = HOSTILE.descriptor();
     assert_eq!(d.name, "hostile");

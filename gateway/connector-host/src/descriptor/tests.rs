@@ -35,7 +35,8 @@ fn a_good_descriptor_passes() {
 
 #[test]
 fn each_problem_is_named() {
-    let cases: Vec<(fn(&mut Descriptor), DescriptorError)> = vec![
+    type Case = (fn(&mut Descriptor), DescriptorError);
+    let cases: Vec<Case> = vec![
         (
             |d| d.name = "GitHub".into(),
             DescriptorError::Name("GitHub".into()),
@@ -63,8 +64,12 @@ fn each_problem_is_named() {
             DescriptorError::ActionName("github..get".into()),
         ),
         (
-            |d| d.actions[1].name = "github.pr.merge".into(),
+            |d| d.actions[1] = d.actions[0].clone(),
             DescriptorError::DuplicateAction("github.pr.merge".into()),
+        ),
+        (
+            |d| d.actions[1].name = "github.pr.merge".into(),
+            DescriptorError::ConflictingAction("github.pr.merge".into()),
         ),
         (
             |d| d.actions[0].method = "put".into(),
@@ -123,6 +128,15 @@ fn each_problem_is_named() {
         mutate(&mut d);
         assert_eq!(validate(&d), Err(want), "case {i}");
     }
+}
+
+#[test]
+fn one_action_may_cover_several_routes() {
+    let mut d = good();
+    let mut org = d.actions[0].clone();
+    org.path_template = "/orgs/{org}/pulls/{pull_number}/merge".into();
+    d.actions.push(org);
+    assert_eq!(validate(&d), Ok(()));
 }
 
 #[test]
