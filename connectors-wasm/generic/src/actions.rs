@@ -70,9 +70,18 @@ pub(crate) fn classify(req: &Request) -> Result<Action, ClassifyError> {
 
 #[cfg(test)]
 mod tests {
-    use tameflare_sdk::testing;
+    use tameflare_sdk::{Connector, testing};
 
     use crate::Generic;
+
+    /// The host requires `<descriptor name>.` in front of every action.
+    #[test]
+    fn descriptor_name_prefixes_every_action() {
+        let d = Generic::describe();
+        for a in &d.actions {
+            assert!(a.name.starts_with(&format!("{}.", d.name)), "{}", a.name);
+        }
+    }
 
     #[test]
     fn fixtures() {

@@ -1,7 +1,8 @@
 //! The generic HTTP connector: one action per method (`http.get`, …) for any
 //! API that has no dedicated connector.
 //!
-//! Claims no domains itself: each instance's domains are host configuration,
+//! Its descriptor name is `http`, the prefix of its actions; `generic` is
+//! its kind (crate and artifact name). Claims no domains itself: each instance's domains are host configuration,
 //! and so may be its credential placement (default `authorization: Bearer
 //! {secret}`). Never reads the body, never keeps state.
 
@@ -15,7 +16,7 @@ pub struct Generic;
 impl Connector for Generic {
     fn describe() -> Descriptor {
         Descriptor {
-            name: "generic".into(),
+            name: "http".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             domains: Vec::new(),
             actions: actions::catalogue(),

@@ -11,10 +11,18 @@ fn main() {
     let requests = [
         Request::new("PUT", "api.github.com", "/repos/octo/hello/pulls/7/merge"),
         Request::new("GET", "api.github.com", "/repos/octo/hello/pulls/comments"),
-        Request::new("GET", "api.github.com", "/repos/octo/hello/contents/a/b/c.md"),
+        Request::new(
+            "GET",
+            "api.github.com",
+            "/repos/octo/hello/contents/a/b/c.md",
+        ),
         Request::new("PATCH", "api.github.com", "/repos/octo/hello/issues/12")
             .with_body(r#"{"title":"x","state":"closed"}"#),
-        Request::new("GET", "api.github.com", "/orgs/acme/actions/runners/5/labels"),
+        Request::new(
+            "GET",
+            "api.github.com",
+            "/orgs/acme/actions/runners/5/labels",
+        ),
         Request::new("GET", "api.github.com", "/no/such/path"),
     ];
     for req in &requests {
@@ -38,5 +46,9 @@ fn main() {
     }
     let start = Instant::now();
     let d = black_box(Github::describe());
-    println!("describe: {} actions in {:?}", d.actions.len(), start.elapsed());
+    println!(
+        "describe: {} actions in {:?}",
+        d.actions.len(),
+        start.elapsed()
+    );
 }
