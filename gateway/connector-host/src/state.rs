@@ -208,3 +208,41 @@ impl wasmtime::ResourceLimiter for Limiter {
         16
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_keeps_char_boundaries() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("héllo", 3), "hé");
+        assert_eq!(truncate("short", 64), "short");
+        assert_eq!(truncate("", 0), "");
+    }
+
+    #[test]
+    fn log_is_rate_limited_per_window() {
+        let log = GuestLog::new("t".into(), 3, 16);
+        let admitted = (0..10).filter(|_| log.admit()).count();
+        assert_eq!(admitted, 3);
+        let w = log.window.lock().expect("lock");
+        assert_eq!(w.suppressed, 7);
+    }
+
+    #[test]
+    fn limiter_refuses_growth_past_the_limit_and_remembers() {
+        use wasmtime::ResourceLimiter;
+        let mut l = Limiter {
+            memory_limit: 1 << 20,
+            exceeded: false,
+        };
+        assert!(l.memory_growing(0, 1 << 20, None).expect("ok"));
+        assert!(!l.exceeded);
+        assert!(
+            !l.memory_growing(1 << 20, (1 << 20) + 65536, None)
+                .expect("ok")
+        );
+        assert!(l.exceeded);
+    }
+}
