@@ -12,7 +12,9 @@
 //! [`RouterBuf::to_rust`] emits the same trie as Rust source, so a connector
 //! with a large table can commit it as a `static` and pay nothing at
 //! instantiation. Parameter values are captured as raw slices of the path;
-//! empty segments never match a parameter.
+//! empty segments never match a parameter. Literal segments match ASCII
+//! case-insensitively, so `/REPOS/o/r/PULLS/7/MERGE` is still the merge route
+//! (a policy cannot be side-stepped by changing case); methods match exactly.
 
 use std::fmt::Write as _;
 
@@ -145,7 +147,7 @@ impl<'a> Router<'a> {
             None => (rest, None),
         };
         let lits = &self.lits[n.lit_start as usize..(n.lit_start + n.lit_len) as usize];
-        if let Ok(i) = lits.binary_search_by(|e| e.text.cmp(seg))
+        if let Ok(i) = lits.binary_search_by(|e| cmp_ignore_case(e.text, seg))
             && let Some(r) = self.walk(lits[i].child, next, caps)
         {
             return Some(r);
@@ -171,6 +173,13 @@ impl<'a> Router<'a> {
         }
         None
     }
+}
+
+/// Orders strings by their ASCII-lowercase bytes, without allocating.
+fn cmp_ignore_case(a: &str, b: &str) -> std::cmp::Ordering {
+    let a = a.bytes().map(|c| c.to_ascii_lowercase());
+    let b = b.bytes().map(|c| c.to_ascii_lowercase());
+    a.cmp(b)
 }
 
 /// Matches one segment against the parts of a mixed segment, pushing each
@@ -373,7 +382,11 @@ impl<'t> RouterBuilder<'t> {
         let mut node = root;
         for seg in segs {
             node = match seg {
-                Seg::Lit(l) => match self.nodes[node].lits.iter().find(|(t, _)| *t == l) {
+                Seg::Lit(l) => match self.nodes[node]
+                    .lits
+                    .iter()
+                    .find(|(t, _)| t.eq_ignore_ascii_case(l))
+                {
                     Some(&(_, c)) => c,
                     None => {
                         let c = self.add_node();
@@ -425,7 +438,7 @@ impl<'t> RouterBuilder<'t> {
             let n = &self.nodes[order[i]];
             index[order[i]] = i as u32;
             let mut lits = n.lits.clone();
-            lits.sort_by(|a, b| a.0.cmp(b.0));
+            lits.sort_by(|a, b| cmp_ignore_case(a.0, b.0));
             order.extend(lits.iter().map(|&(_, c)| c));
             order.extend(sorted_mixed(&n.mixed).iter().map(|&(_, c)| c));
             order.extend(n.param);
@@ -435,7 +448,7 @@ impl<'t> RouterBuilder<'t> {
         for &old in &order {
             let n = &self.nodes[old];
             let mut lits = n.lits.clone();
-            lits.sort_by(|a, b| a.0.cmp(b.0));
+            lits.sort_by(|a, b| cmp_ignore_case(a.0, b.0));
             let lit_start = buf.lits.len() as u32;
             buf.lits.extend(lits.iter().map(|&(t, c)| Edge {
                 text: t,

@@ -272,3 +272,47 @@ impl fmt::Display for ClassifyError {
 }
 
 impl std::error::Error for ClassifyError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn param_types_are_inferred_from_names() {
+        let cases: &[(&str, &str, ParamValue)] = &[
+            ("pull_number", "7", ParamValue::Integer(7)),
+            ("number", "-3", ParamValue::Integer(-3)),
+            ("id", "42", ParamValue::Integer(42)),
+            ("release_id", "991", ParamValue::Integer(991)),
+            ("release_id", "abc", ParamValue::Text("abc".into())),
+            (
+                "issue_number",
+                "99999999999999999999",
+                ParamValue::Text("99999999999999999999".into()),
+            ),
+            ("owner", "42", ParamValue::Text("42".into())),
+            ("identity", "1", ParamValue::Text("1".into())),
+            ("ref", "heads/main", ParamValue::Text("heads/main".into())),
+        ];
+        for (name, value, want) in cases {
+            assert_eq!(&ParamValue::infer(name, value), want, "{name}={value}");
+        }
+    }
+
+    #[test]
+    fn request_helpers() {
+        let req =
+            Request::new("PATCH", "api.test", "/a?x=1&y=%20").with_body(r#"{"state":"closed"}"#);
+        assert_eq!(
+            (req.path.as_str(), req.query.as_deref()),
+            ("/a", Some("x=1&y=%20"))
+        );
+        assert_eq!(req.query_param("y"), Some("%20"));
+        assert_eq!(
+            req.json_field("state").and_then(|v| v.as_str()).as_deref(),
+            Some("closed")
+        );
+        assert_eq!(Risk::parse(Risk::Critical.as_str()), Some(Risk::Critical));
+        assert_eq!(Risk::parse("severe"), None);
+    }
+}
