@@ -198,10 +198,13 @@ fn hostile_paths_fail_closed_and_the_connector_recovers() {
 #[test]
 fn oversized_output_is_refused_even_with_room_to_build_it() {
     // With a 64 MiB memory limit `/huge` returns its 16 MiB resource instead
-    // of running out of memory; the host refuses the action itself.
+    // of running out of memory; the host refuses the action itself. The
+    // deadline is long because building 16 MiB can take a while on a busy
+    // machine; this test is about output size.
     let roomy = Host::new(
         HostConfig {
             memory_limit_bytes: 64 << 20,
+            call_deadline: std::time::Duration::from_secs(10),
             max_instances: 8,
             ..HostConfig::default()
         },
