@@ -155,8 +155,11 @@ fn resource(path: &str, op: &Op) -> String {
     {
         r = &r[..end];
     }
-    if op.path.starts_with("/repos/{owner}/{repo}") {
-        r = r.strip_prefix("repos/").unwrap_or(r);
+    // Literal segments match case-insensitively, so `REPOS/` goes too.
+    if op.path.starts_with("/repos/{owner}/{repo}")
+        && r.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("repos/"))
+    {
+        r = &r[6..];
     }
     r.to_string()
 }
