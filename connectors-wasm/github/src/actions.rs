@@ -117,10 +117,11 @@ pub(crate) fn classify(req: &Request) -> Action {
     } else {
         req.method.as_str()
     };
-    let Some(m) = ROUTER.lookup(method, &req.path) else {
+    let path = api_path(req);
+    let Some(m) = ROUTER.lookup(method, path) else {
         return Action {
             name: UNKNOWN.into(),
-            resource: req.path.trim_start_matches('/').into(),
+            resource: path.trim_start_matches('/').into(),
             params: Vec::new(),
             risk: Risk::High,
         };
@@ -140,10 +141,22 @@ pub(crate) fn classify(req: &Request) -> Action {
     }
     Action {
         name: name.into(),
-        resource: resource(&req.path, op),
+        resource: resource(path, op),
         params,
         risk,
     }
+}
+
+/// The REST path: GitHub Enterprise Server serves the same API under
+/// `/api/v3` on its own host; api.github.com has no such prefix.
+fn api_path(req: &Request) -> &str {
+    if req.host != "api.github.com"
+        && let Some(rest) = req.path.strip_prefix("/api/v3")
+        && (rest.is_empty() || rest.starts_with('/'))
+    {
+        return if rest.is_empty() { "/" } else { rest };
+    }
+    &req.path
 }
 
 /// The path up to the operation's last parameter, without the leading `/`
