@@ -57,6 +57,10 @@ fn failure_reason(err: &wasmtime::Error, memory_exceeded: bool) -> String {
             let text = trap.to_string();
             format!("trapped: {}", text.trim_start_matches("wasm trap: "))
         }
+        // Every import outside `wasi.rs` is linked as a trap with this message.
+        None if format!("{err:#}").contains("unknown import") => {
+            "used a host interface connectors do not get".into()
+        }
         None => "call failed".into(),
     }
 }

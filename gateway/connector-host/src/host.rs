@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 
 use cap_std::fs::Dir;
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::bindings;
@@ -28,8 +28,6 @@ pub enum HostError {
     Config(&'static str),
     #[error("creating the wasmtime engine failed: {0}")]
     Engine(String),
-    #[error("linking the host interfaces failed: {0}")]
-    Linker(String),
     #[error("starting the epoch ticker thread failed: {0}")]
     Ticker(io::Error),
 }
@@ -68,7 +66,6 @@ pub enum LoadError {
 /// connector that outlives its host still has a working deadline.
 pub(crate) struct Shared {
     pub(crate) engine: Engine,
-    pub(crate) linker: Linker<StoreState>,
     pub(crate) config: HostConfig,
     pub(crate) deadline_ticks: u64,
     /// Held only to be dropped last: stops the ticker thread.
@@ -140,43 +137,13 @@ fn engine_config(config: &HostConfig) -> Config {
     c
 }
 
-fn linker(engine: &Engine) -> wasmtime::Result<Linker<StoreState>> {
-    use wasmtime_wasi::cli::{WasiCli, WasiCliView};
-    use wasmtime_wasi::p2::bindings::sync::{cli, io};
-    use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
-
-    struct HasIo;
-    impl wasmtime::component::HasData for HasIo {
-        type Data<'a> = &'a mut ResourceTable;
-    }
-
+/// The linker for one component: our own `log` import, the minimal WASI
+/// surface of `wasi.rs` under the exact names the component imports, and a
+/// trap for every other import. Called after the import allowlist passed.
+fn linker(engine: &Engine, component: &Component) -> wasmtime::Result<Linker<StoreState>> {
     let mut l = Linker::new(engine);
-    // Exactly the allowlisted WASI interfaces, backed by an empty context.
-    wasmtime_wasi::p2::bindings::io::error::add_to_linker::<StoreState, HasIo>(&mut l, |t| {
-        wasmtime_wasi::WasiView::ctx(t).table
-    })?;
-    io::poll::add_to_linker::<StoreState, HasIo>(&mut l, |t| {
-        wasmtime_wasi::WasiView::ctx(t).table
-    })?;
-    io::streams::add_to_linker::<StoreState, HasIo>(&mut l, |t| {
-        wasmtime_wasi::WasiView::ctx(t).table
-    })?;
-    cli::exit::add_to_linker::<StoreState, WasiCli>(&mut l, StoreState::cli)?;
-    cli::environment::add_to_linker::<StoreState, WasiCli>(&mut l, StoreState::cli)?;
-    cli::stdin::add_to_linker::<StoreState, WasiCli>(&mut l, StoreState::cli)?;
-    cli::stdout::add_to_linker::<StoreState, WasiCli>(&mut l, StoreState::cli)?;
-    cli::stderr::add_to_linker::<StoreState, WasiCli>(&mut l, StoreState::cli)?;
-    cli::terminal_input::add_to_linker::<StoreState, WasiCli>(&mut l, StoreState::cli)?;
-    cli::terminal_output::add_to_linker::<StoreState, WasiCli>(&mut l, StoreState::cli)?;
-    cli::terminal_stdin::add_to_linker::<StoreState, WasiCli>(&mut l, StoreState::cli)?;
-    cli::terminal_stdout::add_to_linker::<StoreState, WasiCli>(&mut l, StoreState::cli)?;
-    cli::terminal_stderr::add_to_linker::<StoreState, WasiCli>(&mut l, StoreState::cli)?;
-    use wasmtime_wasi::p2::bindings::random;
-    random::random::add_to_linker::<StoreState, WasiRandom>(&mut l, StoreState::random)?;
-    random::insecure::add_to_linker::<StoreState, WasiRandom>(&mut l, StoreState::random)?;
-    random::insecure_seed::add_to_linker::<StoreState, WasiRandom>(&mut l, StoreState::random)?;
-    // Our own imports: `log` (and the type-only `types` interface).
     bindings::Connector::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut l, |s| s)?;
+    crate::wasi::link(&mut l, component)?;
     Ok(l)
 }
 
@@ -212,7 +179,6 @@ impl Host {
         }
         let engine = Engine::new(&engine_config(&config))
             .map_err(|e| HostError::Engine(format!("{e:#}")))?;
-        let linker = linker(&engine).map_err(|e| HostError::Linker(format!("{e:#}")))?;
         let mut hasher = Sha256Hasher::default();
         std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut hasher);
         let engine_digest = hasher.digest();
@@ -221,7 +187,6 @@ impl Host {
             shared: Arc::new(Shared {
                 deadline_ticks: config.deadline_ticks(),
                 engine,
-                linker,
                 config,
                 _ticker: ticker,
             }),
@@ -250,10 +215,8 @@ impl Host {
         let (component, from_cache) = self.component(wasm, &sha256)?;
         let ty = component.component_type();
         imports::check_imports(ty.imports(&self.shared.engine).map(|(name, _)| name))?;
-        let pre = self
-            .shared
-            .linker
-            .instantiate_pre(&component)
+        let pre = linker(&self.shared.engine, &component)
+            .and_then(|l| l.instantiate_pre(&component))
             .map_err(|e| LoadError::Link(format!("{e:#}")))?;
         let pre =
             bindings::ConnectorPre::new(pre).map_err(|e| LoadError::World(format!("{e:#}")))?;

@@ -7,8 +7,8 @@
 //! `classify` on pooled instances behind the [`tf_core::Classifier`] port.
 //!
 //! Never gives a guest a credential, a socket, a file, an environment
-//! variable or a clock: guests get an empty WASI context and the `log`
-//! import only. Never trusts guest output: every action is validated against
+//! variable or a clock: guests get the `log` import, a bounded stdout/stderr
+//! buffer and random seeds (`wasi.rs`); every other import traps. Never trusts guest output: every action is validated against
 //! the connector's catalogue and size limits, and every failure (trap,
 //! deadline, memory limit, bad output) is a [`tf_core::ClassifyError`], never
 //! a panic, so callers fail closed.
@@ -21,7 +21,8 @@
 //! - `imports.rs`: the import allowlist.
 //! - `descriptor.rs`: WIT ↔ core conversions and descriptor validation.
 //! - `cache.rs`: compiled-artifact cache.
-//! - `state.rs`: per-store data (empty WASI, limiter, guest log and stderr).
+//! - `state.rs`: per-store data (limiter, guest log, captured output).
+//! - `wasi.rs`: the minimal, synchronous WASI surface guests are linked against.
 
 mod bindings;
 mod cache;
@@ -31,6 +32,7 @@ mod descriptor;
 mod host;
 mod imports;
 mod state;
+mod wasi;
 
 pub use config::HostConfig;
 pub use connector::Connector;

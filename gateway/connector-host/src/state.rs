@@ -1,17 +1,14 @@
-//! Per-store data: an empty WASI context, the memory limiter, the guest's
-//! `log` import and its captured stderr.
+//! Per-store data: the memory limiter, the guest's `log` import and its
+//! captured stdout/stderr (see `wasi.rs`).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use wasmtime::component::ResourceTable;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-
 use crate::bindings::{self, Level};
 
-/// Bytes of guest stderr one store can hold. A write past it traps the
-/// guest; the pool retires an instance once half of it is used.
+/// Bytes of guest stdout/stderr one store can hold. A write past it fails
+/// (the stream reports `closed`); the pool retires an instance once half of
+/// it is used.
 pub(crate) const STDERR_CAPACITY: usize = 16 * 1024;
 /// Longest stderr excerpt written to the host log per call.
 const STDERR_LOG_EXCERPT: usize = 1024;
@@ -113,50 +110,47 @@ pub(crate) fn truncate(s: &str, max: usize) -> &str {
 
 /// Data of one store (one instance).
 pub(crate) struct StoreState {
-    wasi: WasiCtx,
-    table: ResourceTable,
     pub(crate) limiter: Limiter,
     log: Arc<GuestLog>,
-    stderr: MemoryOutputPipe,
-    stderr_seen: usize,
+    /// Everything the guest wrote to stdout or stderr, bounded.
+    output: Vec<u8>,
+    output_seen: usize,
 }
 
 impl StoreState {
     pub(crate) fn new(log: Arc<GuestLog>, memory_limit: usize) -> Self {
-        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
-        // Nothing but stderr capture: no env, args, preopens, sockets or
-        // inherited stdio. Stdin is closed, stdout discarded.
-        let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
         Self {
-            wasi,
-            table: ResourceTable::new(),
             limiter: Limiter {
                 memory_limit,
                 exceeded: false,
             },
             log,
-            stderr,
-            stderr_seen: 0,
+            output: Vec::new(),
+            output_seen: 0,
         }
     }
 
-    /// Logs stderr written since the last call; returns the bytes used so far.
+    /// Bytes the guest may still write.
+    pub(crate) fn output_room(&self) -> usize {
+        STDERR_CAPACITY - self.output.len()
+    }
+
+    /// Appends guest output; false (nothing written) if it does not fit.
+    pub(crate) fn write_output(&mut self, bytes: &[u8]) -> bool {
+        if bytes.len() > self.output_room() {
+            return false;
+        }
+        self.output.extend_from_slice(bytes);
+        true
+    }
+
+    /// Logs output written since the last call; returns the bytes used so far.
     pub(crate) fn flush_stderr(&mut self) -> usize {
-        let contents = self.stderr.contents();
-        if contents.len() > self.stderr_seen {
-            self.log.stderr(&contents[self.stderr_seen..]);
-            self.stderr_seen = contents.len();
+        if self.output.len() > self.output_seen {
+            self.log.stderr(&self.output[self.output_seen..]);
+            self.output_seen = self.output.len();
         }
-        contents.len()
-    }
-}
-
-impl WasiView for StoreState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        self.output.len()
     }
 }
 

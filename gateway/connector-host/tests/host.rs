@@ -372,3 +372,33 @@ fn load_dir_loads_wasm_files_only() {
     let hostile = results[1].1.as_ref().expect("hostile loads");
     assert_eq!(hostile.descriptor().name, "hostile");
 }
+
+/// The proxy calls `classify` on tokio worker threads. A guest that writes to
+/// stderr (every panic does) must not touch the ambient runtime: the call
+/// fails closed and the worker stays healthy.
+#[test]
+fn hostile_calls_on_tokio_workers_fail_closed_without_panicking() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let tasks: Vec<_> = ["/panic", "/fine", "/oom", "/panic", "/fine"]
+            .into_iter()
+            .map(|path| {
+                tokio::spawn(async move {
+                    (path, HOSTILE.classify(&request("GET", "hostile.test", path)))
+                })
+            })
+            .collect();
+        for t in tasks {
+            let (path, result) = t.await.expect("the worker task did not panic");
+            match (path, result) {
+                ("/fine", Ok(action)) => assert_eq!(action.name, "hostile.ok"),
+                ("/panic" | "/oom", Err(ClassifyError::Failed(_))) => {}
+                (path, other) => panic!("{path}: unexpected {other:?}"),
+            }
+        }
+    });
+}
