@@ -16,7 +16,7 @@ pub struct Generic;
 impl Connector for Generic {
     fn describe() -> Descriptor {
         Descriptor {
-            name: "http".into(),
+            name: "generic".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             domains: Vec::new(),
             actions: actions::catalogue(),

@@ -27,7 +27,7 @@ pub enum DescriptorError {
     NoActions,
     #[error("the action catalogue has more than {MAX_ACTIONS} actions")]
     TooManyActions,
-    #[error("action name {0:?} is not `<connector>.<segment>…` with segments of [A-Za-z0-9_-]")]
+    #[error("action name {0:?} is not `<segment>.<segment>…` (two or more segments of [A-Za-z0-9_-])")]
     ActionName(String),
     #[error("action {0:?} is listed twice for the same method and path template")]
     DuplicateAction(String),
@@ -200,11 +200,12 @@ pub(crate) fn validate(d: &Descriptor) -> Result<(), DescriptorError> {
     // action is (risk, read-only) and differ in route.
     let mut names: HashMap<&str, &ActionSpec> = HashMap::with_capacity(d.actions.len());
     for a in &d.actions {
+        // Names need not start with the connector's name (the generic
+        // connector's actions are `http.get`, …): rules are scoped to a
+        // connector instance, so a name cannot reach another connector's rules.
         let well_formed = a.name.len() <= tf_core::action::MAX_ACTION_NAME
-            && a.name
-                .strip_prefix(d.name.as_str())
-                .and_then(|rest| rest.strip_prefix('.'))
-                .is_some_and(|rest| rest.split('.').all(is_action_segment));
+            && a.name.contains('.')
+            && a.name.split('.').all(is_action_segment);
         if !well_formed {
             return Err(DescriptorError::ActionName(a.name.clone()));
         }

@@ -35,7 +35,7 @@ fn service(dir: &tempfile::TempDir) -> Service {
     let store = Store::open(file).unwrap();
     let kinds = [
         ("github".to_owned(), kind("github", &["api.github.com"])),
-        ("generic".to_owned(), kind("http", &[])),
+        ("generic".to_owned(), kind("generic", &[])),
     ]
     .into_iter()
     .collect();

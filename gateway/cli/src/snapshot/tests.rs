@@ -53,7 +53,7 @@ fn instance(
 fn kinds() -> BTreeMap<String, Kind> {
     [
         ("github", kind("github", &["api.github.com"])),
-        ("generic", kind("http", &[])),
+        ("generic", kind("generic", &[])),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -111,7 +111,7 @@ fn builds_routes_gateways_and_permissions() {
 
     let hooks = snap.route("hooks.example.com").unwrap();
     assert_eq!(hooks.instance, "hooks");
-    assert_eq!(hooks.descriptor.name, "http");
+    assert_eq!(hooks.descriptor.name, "generic");
     assert_eq!(hooks.placement, header);
     let mut h = http::HeaderMap::new();
     hooks.credential.as_ref().unwrap().inject(&mut h).unwrap();

@@ -52,8 +52,8 @@ fn each_problem_is_named() {
         ),
         (|d| d.actions.clear(), DescriptorError::NoActions),
         (
-            |d| d.actions[1].name = "gitlab.repo.get".into(),
-            DescriptorError::ActionName("gitlab.repo.get".into()),
+            |d| d.actions[1].name = "github.pr.merge!".into(),
+            DescriptorError::ActionName("github.pr.merge!".into()),
         ),
         (
             |d| d.actions[1].name = "github".into(),
