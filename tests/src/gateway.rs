@@ -30,6 +30,19 @@ pub fn tf_bin() -> PathBuf {
     tf
 }
 
+/// The command line for the harness's own log, with `--token` values hidden
+/// (the secret-grep test scans that log for what `tf` printed, not for what
+/// the test typed).
+fn redacted(args: &[&str]) -> String {
+    let mut out = Vec::with_capacity(args.len());
+    let mut hide = false;
+    for a in args {
+        out.push(if hide { "***" } else { a });
+        hide = *a == "--token";
+    }
+    out.join(" ")
+}
+
 /// What a finished `tf` command printed.
 #[derive(Debug)]
 pub struct TfOutput {
@@ -201,7 +214,7 @@ impl Gateway {
         };
         self.append_log(&format!(
             "$ tf {}\n{}{}",
-            args.join(" "),
+            redacted(args),
             out.stdout,
             out.stderr
         ));
@@ -317,8 +330,9 @@ impl Gateway {
         status.code()
     }
 
-    /// `curl` straight at the proxy with the given proxy user (no `tf run`).
-    pub async fn curl_via_proxy(&self, proxy_user: Option<&str>, url: &str) -> TfOutput {
+    /// The status the proxy answers `curl` with, for the given proxy user
+    /// (no `tf run`): the CONNECT reply for https, the response for http.
+    pub async fn proxy_status(&self, proxy_user: Option<&str>, url: &str) -> u16 {
         let proxy = format!("http://{}", self.proxy_addr());
         let mut c = Command::new("curl");
         c.args([
@@ -326,7 +340,7 @@ impl Gateway {
             "-o",
             "/dev/null",
             "-w",
-            "%{http_code}",
+            "%{http_connect} %{http_code}",
             "--proxy",
             &proxy,
         ]);
@@ -339,11 +353,18 @@ impl Gateway {
             url,
         ]);
         let out = c.output().await.expect("run curl");
-        TfOutput {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let (connect, code) = stdout.trim().split_once(' ').unwrap_or(("000", "000"));
+        // A refused CONNECT: curl (depending on its version) reports it in
+        // `%{http_connect}` or only as "CONNECT tunnel failed, response 407".
+        let from_stderr = stderr.split("response ").nth(1).and_then(|r| r.get(..3));
+        let pick = [connect, code, from_stderr.unwrap_or("000")]
+            .into_iter()
+            .find(|c| *c != "000" && *c != "200");
+        pick.unwrap_or(code)
+            .parse()
+            .unwrap_or_else(|_| panic!("curl: {stdout} {stderr}"))
     }
 
     /// The audit trail as JSON records, via `tf logs --json`.

@@ -153,7 +153,7 @@ async fn curl_allowed_request_carries_the_real_token_and_denied_never_leaves() {
     let delete = g
         .run_agent(
             "Bot",
-            &["sh", "-c", r#"curl -sS -i -X DELETE -H "Authorization: Bearer $GITHUB_TOKEN" https://api.github.com/repos/octo/hello"#],
+            &["sh", "-c", r#"curl -sS -i --suppress-connect-headers -X DELETE -H "Authorization: Bearer $GITHUB_TOKEN" https://api.github.com/repos/octo/hello"#],
         )
         .await
         .ok();
@@ -337,21 +337,23 @@ async fn unknown_host_gets_a_clean_403_and_bad_proxy_credentials_get_407() {
     assert!(body.contains(r#""reason":"no_connector""#), "{body}");
 
     // The agent's gateway identity exists now; its token lives in the data dir only.
-    let none = g
-        .curl_via_proxy(None, "https://api.github.com/repos/octo/hello/pulls")
-        .await;
-    assert_eq!(none.stdout.trim(), "407", "{none:?}");
-    let wrong = g
-        .curl_via_proxy(
-            Some("Bot:not-the-token"),
-            "https://api.github.com/repos/octo/hello/pulls",
-        )
-        .await;
-    assert_eq!(wrong.stdout.trim(), "407", "{wrong:?}");
-    let nobody = g
-        .curl_via_proxy(Some("Nobody:x"), "http://api.example.com/v1/things")
-        .await;
-    assert_eq!(nobody.stdout.trim(), "407", "{nobody:?}");
+    let pulls = "https://api.github.com/repos/octo/hello/pulls";
+    assert_eq!(
+        g.proxy_status(None, pulls).await,
+        407,
+        "no proxy credentials"
+    );
+    assert_eq!(
+        g.proxy_status(Some("Bot:not-the-token"), pulls).await,
+        407,
+        "wrong token"
+    );
+    let plain = "http://api.example.com/v1/things";
+    assert_eq!(
+        g.proxy_status(Some("Nobody:x"), plain).await,
+        407,
+        "unknown gateway, plain http"
+    );
     assert!(
         up.requests().is_empty(),
         "nothing reached the upstream: {:?}",
@@ -510,7 +512,7 @@ async fn hostile_connector_is_denied_with_connector_error_and_the_gateway_keeps_
         )
     });
     for args in [
-        &["connector", "add", "hostile"][..],
+        &["connector", "add", "hostile", "--token", "hostile-token"][..],
         &["connector", "add", "github", "--token", GH_SECRET],
         &[
             "permissions",
