@@ -74,13 +74,25 @@ mod tests {
 
     use crate::Generic;
 
-    /// The host requires `<descriptor name>.` in front of every action.
+    /// The connector is `generic`; its actions keep TameFlare's `http.*` names.
     #[test]
-    fn descriptor_name_prefixes_every_action() {
+    fn name_and_catalogue() {
         let d = Generic::describe();
-        for a in &d.actions {
-            assert!(a.name.starts_with(&format!("{}.", d.name)), "{}", a.name);
-        }
+        assert_eq!(d.name, "generic");
+        let mut names: Vec<&str> = d.actions.iter().map(|a| a.name.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "http.delete",
+                "http.get",
+                "http.head",
+                "http.options",
+                "http.patch",
+                "http.post",
+                "http.put"
+            ]
+        );
     }
 
     #[test]

@@ -27,7 +27,9 @@ pub enum DescriptorError {
     NoActions,
     #[error("the action catalogue has more than {MAX_ACTIONS} actions")]
     TooManyActions,
-    #[error("action name {0:?} is not `<segment>.<segment>…` (two or more segments of [A-Za-z0-9_-])")]
+    #[error(
+        "action name {0:?} is not `<segment>.<segment>…` (two or more segments of [A-Za-z0-9_-])"
+    )]
     ActionName(String),
     #[error("action {0:?} is listed twice for the same method and path template")]
     DuplicateAction(String),

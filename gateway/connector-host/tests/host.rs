@@ -388,7 +388,10 @@ fn hostile_calls_on_tokio_workers_fail_closed_without_panicking() {
             .into_iter()
             .map(|path| {
                 tokio::spawn(async move {
-                    (path, HOSTILE.classify(&request("GET", "hostile.test", path)))
+                    (
+                        path,
+                        HOSTILE.classify(&request("GET", "hostile.test", path)),
+                    )
                 })
             })
             .collect();
