@@ -21,15 +21,15 @@ use crate::gateway::{GatewayOptions, RunningGateway, terminate_signal};
 pub(crate) fn init(dd: &DataDir) -> anyhow::Result<()> {
     let report = dd.init()?;
     if report.created.is_empty() {
-        println!("{} is already initialized", dd.path().display());
+        out!("{} is already initialized", dd.path().display());
     } else {
-        println!(
+        out!(
             "initialized {} (created {})",
             dd.path().display(),
             report.created.join(", ")
         );
     }
-    println!("next: `tf connector add github --token-env GITHUB_TOKEN`, then `tf serve`");
+    out!("next: `tf connector add github --token-env GITHUB_TOKEN`, then `tf serve`");
     Ok(())
 }
 
@@ -50,13 +50,13 @@ pub(crate) async fn serve(dd: &DataDir, args: ServeArgs) -> anyhow::Result<()> {
         flags: args.proxy,
     };
     let gw = RunningGateway::start(dd, &opts).await?;
-    println!("TameFlare gateway running");
-    println!("  proxy:    {}", gw.proxy);
-    println!("  admin:    {}", gw.admin);
-    println!("  data dir: {}", dd.path().display());
-    println!("run an agent behind it: tf run --name <agent> -- <cmd>");
+    out!("TameFlare gateway running");
+    out!("  proxy:    {}", gw.proxy);
+    out!("  admin:    {}", gw.admin);
+    out!("  data dir: {}", dd.path().display());
+    out!("run an agent behind it: tf run --name <agent> -- <cmd>");
     terminate_signal().await?;
-    println!("shutting down");
+    out!("shutting down");
     gw.stop(dd).await
 }
 
@@ -114,7 +114,7 @@ pub(crate) async fn connector(dd: &DataDir, cmd: ConnectorCommand) -> anyhow::Re
                 placement: placement(&args),
             };
             let info = backend.add_connector(request).await?;
-            println!(
+            out!(
                 "connector {} ({} {}) serves {}; credential: {} ({})",
                 info.name,
                 info.kind,
@@ -128,20 +128,24 @@ pub(crate) async fn connector(dd: &DataDir, cmd: ConnectorCommand) -> anyhow::Re
                 placement_text(&info.placement),
             );
             if !backend.is_remote() {
-                println!("takes effect when the gateway starts (`tf serve` or `tf run`)");
+                out!("takes effect when the gateway starts (`tf serve` or `tf run`)");
             }
         }
         ConnectorCommand::List => {
             let list = backend.connectors().await?;
             if list.connectors.is_empty() {
-                println!("no connector instances; add one with `tf connector add <kind>`");
+                out!("no connector instances; add one with `tf connector add <kind>`");
             } else {
-                println!(
+                out!(
                     "{:<16} {:<10} {:<8} {:<7} {:<10} DOMAINS",
-                    "NAME", "KIND", "VERSION", "ACTIONS", "CREDENTIAL"
+                    "NAME",
+                    "KIND",
+                    "VERSION",
+                    "ACTIONS",
+                    "CREDENTIAL"
                 );
                 for c in &list.connectors {
-                    println!(
+                    out!(
                         "{:<16} {:<10} {:<8} {:<7} {:<10} {}",
                         c.name,
                         c.kind,
@@ -157,11 +161,11 @@ pub(crate) async fn connector(dd: &DataDir, cmd: ConnectorCommand) -> anyhow::Re
                 .iter()
                 .map(|k| format!("{} {}", k.kind, k.version))
                 .collect();
-            println!("available kinds: {}", kinds.join(", "));
+            out!("available kinds: {}", kinds.join(", "));
         }
         ConnectorCommand::Remove { name } => {
             backend.remove_connector(&name).await?;
-            println!("connector {name} removed (its credential too)");
+            out!("connector {name} removed (its credential too)");
         }
     }
     Ok(())
@@ -189,7 +193,7 @@ pub(crate) async fn permissions(dd: &DataDir, cmd: PermissionsCommand) -> anyhow
                 },
             };
             backend.set_rule(rule.clone()).await?;
-            println!(
+            out!(
                 "{} {} via {}: {}",
                 rule.gateway,
                 rule.action,
@@ -209,14 +213,16 @@ pub(crate) async fn permissions(dd: &DataDir, cmd: PermissionsCommand) -> anyhow
         PermissionsCommand::List => {
             let rules = backend.rules().await?.rules;
             if rules.is_empty() {
-                println!("no rules: every action is denied; add one with `tf permissions set`");
+                out!("no rules: every action is denied; add one with `tf permissions set`");
             } else {
-                println!(
+                out!(
                     "{:<16} {:<16} {:<32} DECISION",
-                    "GATEWAY", "CONNECTOR", "ACTION"
+                    "GATEWAY",
+                    "CONNECTOR",
+                    "ACTION"
                 );
                 for r in rules {
-                    println!(
+                    out!(
                         "{:<16} {:<16} {:<32} {}",
                         r.gateway,
                         r.connector,
@@ -230,7 +236,7 @@ pub(crate) async fn permissions(dd: &DataDir, cmd: PermissionsCommand) -> anyhow
             let k = key(k);
             let text = format!("{} {} via {}", k.gateway, k.action, k.connector);
             backend.remove_rule(k).await?;
-            println!("rule removed: {text}");
+            out!("rule removed: {text}");
         }
     }
     Ok(())
@@ -286,9 +292,9 @@ pub(crate) fn table_row(r: &AuditRecord) -> String {
 fn print_records(records: &[AuditRecord], json: bool) -> anyhow::Result<()> {
     for r in records {
         if json {
-            println!("{}", serde_json::to_string(r)?);
+            out!("{}", serde_json::to_string(r)?);
         } else {
-            println!("{}", table_row(r));
+            out!("{}", table_row(r));
         }
     }
     Ok(())
@@ -301,7 +307,7 @@ pub(crate) async fn logs(dd: &DataDir, args: LogsArgs) -> anyhow::Result<()> {
     let count = backend.status().await?.audit_records;
     let mut after = count.saturating_sub(u64::try_from(args.lines).unwrap_or(u64::MAX));
     if !args.json {
-        println!("{}", table_header());
+        out!("{}", table_header());
     }
     loop {
         let page = backend.audit(after, PAGE).await?.records;
@@ -334,16 +340,16 @@ pub(crate) async fn status(dd: &DataDir) -> anyhow::Result<()> {
     let backend = Backend::connect(dd).await?;
     match &backend {
         Backend::Remote { runtime, .. } => {
-            println!("gateway:    running (pid {})", runtime.pid);
-            println!("proxy:      {}", runtime.proxy);
-            println!("admin:      {}", runtime.admin);
+            out!("gateway:    running (pid {})", runtime.pid);
+            out!("proxy:      {}", runtime.proxy);
+            out!("admin:      {}", runtime.admin);
         }
-        Backend::Local(_) => println!("gateway:    not running (start it with `tf serve`)"),
+        Backend::Local(_) => out!("gateway:    not running (start it with `tf serve`)"),
     }
     let s = backend.status().await?;
-    println!("data dir:   {}", s.data_dir);
-    println!("version:    {}", s.version);
-    println!(
+    out!("data dir:   {}", s.data_dir);
+    out!("version:    {}", s.version);
+    out!(
         "gateways:   {}",
         if s.gateways.is_empty() {
             "none (created by `tf run --name <agent>`)".to_owned()
@@ -351,15 +357,15 @@ pub(crate) async fn status(dd: &DataDir) -> anyhow::Result<()> {
             s.gateways.join(", ")
         }
     );
-    println!("connectors: {}", s.connectors);
-    println!("rules:      {}", s.rules);
-    println!("audit:      {} records", s.audit_records);
+    out!("connectors: {}", s.connectors);
+    out!("rules:      {}", s.rules);
+    out!("audit:      {} records", s.audit_records);
     let v = backend.verify_audit().await?;
     if v.ok {
-        println!("chain:      verified ({} records)", v.records);
+        out!("chain:      verified ({} records)", v.records);
         Ok(())
     } else {
-        println!(
+        out!(
             "chain:      BROKEN: {}",
             v.error.as_deref().unwrap_or("unknown")
         );

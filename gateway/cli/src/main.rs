@@ -7,6 +7,21 @@
 //! (`backend`), and the commands. It is never imported by a library; errors
 //! are `anyhow` here only, and no secret is ever printed or logged.
 
+/// `println!` for command output that ends the process quietly when stdout
+/// is closed early (`tf logs | head`) instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            eprintln!("error: writing to stdout: {e}");
+            std::process::exit(1);
+        }
+    }};
+}
+
 mod agent_env;
 mod args;
 mod backend;
