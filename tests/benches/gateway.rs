@@ -2,7 +2,8 @@
 //! measured in one run three ways:
 //!
 //! 1. `direct`: client → upstream.
-//! 2. `tunnel`: client → a plain CONNECT relay (blind bytes, no inspection) → upstream.
+//! 2. `tunnel`: client → a plain CONNECT relay in its own process (blind
+//!    bytes, no inspection) → upstream.
 //! 3. `gateway`: client → `tf serve` (TLS interception, Wasm classification,
 //!    permission decision, credential injection, audit) → upstream.
 //!
@@ -136,41 +137,59 @@ async fn one(send: &mut SendRequest<Empty<Bytes>>) -> Duration {
     start.elapsed()
 }
 
-/// A blind CONNECT relay: the baseline cost of one extra hop with no inspection.
-async fn plain_tunnel(upstream: SocketAddr) -> SocketAddr {
+/// A blind CONNECT relay in its own process (this binary re-run with
+/// `--relay UPSTREAM`): the baseline cost of one extra process hop with no
+/// inspection, as a squid or tinyproxy tunnel would add.
+async fn plain_tunnel(upstream: SocketAddr) -> (SocketAddr, tokio::process::Child) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(std::env::current_exe().expect("bench exe"))
+        .args(["--relay", &upstream.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn relay");
+    let stdout = child.stdout.take().expect("relay stdout");
+    let line = tokio::io::BufReader::new(stdout)
+        .lines()
+        .next_line()
+        .await
+        .expect("relay output")
+        .expect("relay address");
+    (line.trim().parse().expect("relay address"), child)
+}
+
+/// The relay process: prints its address, then relays until killed.
+async fn relay_main(upstream: SocketAddr) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind tunnel");
-    let addr = listener.local_addr().expect("tunnel addr");
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut client, _)) = listener.accept().await else {
-                continue;
+    println!("{}", listener.local_addr().expect("tunnel addr"));
+    loop {
+        let Ok((mut client, _)) = listener.accept().await else {
+            continue;
+        };
+        tokio::spawn(async move {
+            let _ = client.set_nodelay(true);
+            let mut buf = Vec::new();
+            let mut byte = [0u8; 1];
+            while !buf.ends_with(b"\r\n\r\n") {
+                if client.read_exact(&mut byte).await.is_err() {
+                    return;
+                }
+                buf.push(byte[0]);
+            }
+            let Ok(mut server) = TcpStream::connect(upstream).await else {
+                return;
             };
-            tokio::spawn(async move {
-                let _ = client.set_nodelay(true);
-                let mut buf = Vec::new();
-                let mut byte = [0u8; 1];
-                while !buf.ends_with(b"\r\n\r\n") {
-                    if client.read_exact(&mut byte).await.is_err() {
-                        return;
-                    }
-                    buf.push(byte[0]);
-                }
-                let Ok(mut server) = TcpStream::connect(upstream).await else {
-                    return;
-                };
-                let _ = server.set_nodelay(true);
-                if client
-                    .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-            });
-        }
-    });
-    addr
+            let _ = server.set_nodelay(true);
+            if client
+                .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+        });
+    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -184,6 +203,14 @@ fn us(d: Duration) -> f64 {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--relay") {
+        let upstream = args
+            .get(i + 1)
+            .and_then(|a| a.parse().ok())
+            .expect("--relay UPSTREAM_ADDR");
+        return relay_main(upstream).await;
+    }
     let requests = arg("--requests", 6000);
     let connections = arg("--connections", 16);
     let seconds = arg("--seconds", 3);
@@ -236,9 +263,10 @@ async fn main() {
         .expect("proxy URL with credentials");
     let creds = percent_decode(&creds);
     let gateway_ca = std::fs::read(g.data_dir().join("ca.pem")).expect("gateway CA");
+    let (tunnel, _relay) = plain_tunnel(up.addr).await;
     let setup = Setup {
         upstream: up.addr,
-        tunnel: plain_tunnel(up.addr).await,
+        tunnel,
         gateway: g.proxy_addr(),
         proxy_auth: base64::engine::general_purpose::STANDARD.encode(creds.as_bytes()),
         upstream_tls: client_config(ca.cert_pem.as_bytes()),

@@ -196,6 +196,10 @@ impl Gateway {
             .env_remove("http_proxy")
             .env("TF_LOG", "info")
             .kill_on_drop(true);
+        // Benchmarks may size the gateway's runtime without touching their own.
+        if let Some(n) = std::env::var_os("TF_E2E_GATEWAY_WORKERS") {
+            c.env("TOKIO_WORKER_THREADS", n);
+        }
         c
     }
 
