@@ -164,6 +164,7 @@ impl RunningGateway {
         let (ca, _) = dd.ca()?;
         let leaves = Arc::new(tf_tls::LeafResolver::new(ca));
         let (writer, audit) = service.store().audit_writer();
+        service.set_audit_flusher(audit.flusher());
         let sink: Arc<dyn AuditSink> = writer;
         let proxy = Arc::new(
             tf_proxy::Proxy::new(config, service.snapshot(), leaves, sink)

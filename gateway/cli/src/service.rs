@@ -61,6 +61,9 @@ pub(crate) struct Service {
     ca_pem: String,
     data_dir: String,
     addrs: Mutex<Option<(SocketAddr, SocketAddr)>>,
+    /// Set while this process runs the audit writer: reads flush it first,
+    /// so `tf logs` shows every request answered before it was called.
+    audit_flusher: Mutex<Option<tf_store::AuditFlusher>>,
     version: AtomicU64,
     write: Mutex<()>,
 }
@@ -84,6 +87,7 @@ impl Service {
             ca_pem,
             data_dir,
             addrs: Mutex::new(None),
+            audit_flusher: Mutex::new(None),
             version: AtomicU64::new(0),
             write: Mutex::new(()),
         };
@@ -104,6 +108,19 @@ impl Service {
     pub(crate) fn set_addrs(&self, proxy: SocketAddr, admin: SocketAddr) {
         if let Ok(mut a) = self.addrs.lock() {
             *a = Some((proxy, admin));
+        }
+    }
+
+    pub(crate) fn set_audit_flusher(&self, flusher: tf_store::AuditFlusher) {
+        if let Ok(mut f) = self.audit_flusher.lock() {
+            *f = Some(flusher);
+        }
+    }
+
+    fn flush_audit(&self) {
+        let flusher = self.audit_flusher.lock().ok().and_then(|f| f.clone());
+        if let Some(Err(e)) = flusher.map(|f| f.flush()) {
+            tracing::warn!(error = %e, "audit flush before a read failed; showing what is committed");
         }
     }
 
@@ -436,12 +453,14 @@ impl Control for Service {
     }
 
     fn audit(&self, after: u64, limit: usize) -> Result<AuditPage, ControlError> {
+        self.flush_audit();
         Ok(AuditPage {
             records: self.store.audit_after(after, limit).map_err(read_err)?,
         })
     }
 
     fn verify_audit(&self) -> Result<Verification, ControlError> {
+        self.flush_audit();
         match self.store.verify_audit() {
             Ok((records, _head)) => Ok(Verification {
                 ok: true,

@@ -110,7 +110,20 @@ impl std::fmt::Debug for AuditHandle {
     }
 }
 
-impl AuditHandle {
+/// Waits for the writer to commit what was queued; cheap to clone and share
+/// (readers flush before reading, so they see every request answered so far).
+#[derive(Clone)]
+pub struct AuditFlusher {
+    tx: mpsc::Sender<Msg>,
+}
+
+impl std::fmt::Debug for AuditFlusher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditFlusher").finish_non_exhaustive()
+    }
+}
+
+impl AuditFlusher {
     /// Waits until every entry queued before this call is committed.
     pub fn flush(&self) -> Result<(), FlushError> {
         let (ack, done) = mpsc::sync_channel(1);
@@ -118,6 +131,20 @@ impl AuditHandle {
             .send(Msg::Flush(ack))
             .map_err(|_| FlushError::WriterGone)?;
         done.recv().map_err(|_| FlushError::WriterGone)?
+    }
+}
+
+impl AuditHandle {
+    /// Waits until every entry queued before this call is committed.
+    pub fn flush(&self) -> Result<(), FlushError> {
+        self.flusher().flush()
+    }
+
+    /// A handle that can only flush, for readers.
+    pub fn flusher(&self) -> AuditFlusher {
+        AuditFlusher {
+            tx: self.tx.clone(),
+        }
     }
 
     /// Commits everything queued (including entries recorded concurrently
@@ -326,23 +353,12 @@ fn writer_loop(store: &Store, rx: &mpsc::Receiver<Msg>, commit_delay: Duration) 
                 Err(mpsc::RecvTimeoutError::Disconnected) => stopping = true,
             }
         }
-        // Gather for up to `commit_delay`, unless someone waits (flush,
-        // shutdown) or the batch is full.
-        let deadline = std::time::Instant::now() + commit_delay;
-        while !stopping && acks.is_empty() && !pending.is_empty() && pending.len() < MAX_BATCH {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            match rx.recv_timeout(left) {
-                Ok(msg) => {
-                    if let Next::Stop = take(msg, &mut pending, &mut acks) {
-                        stopping = true;
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => break,
-                Err(mpsc::RecvTimeoutError::Disconnected) => stopping = true,
-            }
+        // Gather for `commit_delay` unless someone already waits (flush,
+        // shutdown). Sleeping rather than receiving keeps senders from waking
+        // this thread once per request; a flush or shutdown that arrives
+        // meanwhile waits at most the delay.
+        if !stopping && acks.is_empty() && !pending.is_empty() && !commit_delay.is_zero() {
+            std::thread::sleep(commit_delay);
         }
         // Group: take whatever else is queued, up to a batch (all of it when
         // stopping, so shutdown drains the queue).

@@ -21,7 +21,7 @@ use redb::{Database, ReadableDatabase, TableError, WriteTransaction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use audit::{AuditHandle, AuditWriter, DEFAULT_COMMIT_DELAY};
+pub use audit::{AuditFlusher, AuditHandle, AuditWriter, DEFAULT_COMMIT_DELAY};
 pub use config::{ConnectorInstance, GatewayRecord};
 pub use error::{
     CommitError, FlushError, OpenError, ReadError, ShutdownError, VerifyError, WriteError,
