@@ -206,8 +206,7 @@ impl Classifier for Connector {
                         tf_core::action::InvalidAction::TooLarge(what) => {
                             format!("invalid output: {what} too large")
                         }
-                        tf_core::action::InvalidAction::NotInCatalogue(_)
-                        | tf_core::action::InvalidAction::WrongPrefix(..) => {
+                        tf_core::action::InvalidAction::NotInCatalogue(_) => {
                             "invalid output: action not in catalogue".to_owned()
                         }
                     };

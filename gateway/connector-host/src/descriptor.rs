@@ -28,7 +28,7 @@ pub enum DescriptorError {
     #[error("the action catalogue has more than {MAX_ACTIONS} actions")]
     TooManyActions,
     #[error(
-        "action name {0:?} is not `<segment>.<segment>…` (two or more segments of [A-Za-z0-9_-])"
+        "action name {0:?} is not `<segment>.<segment>…` (two or more segments of [A-Za-z0-9_-], optionally ending in `.*`)"
     )]
     ActionName(String),
     #[error("action {0:?} is listed twice for the same method and path template")]
@@ -205,9 +205,12 @@ pub(crate) fn validate(d: &Descriptor) -> Result<(), DescriptorError> {
         // Names need not start with the connector's name (the generic
         // connector's actions are `http.get`, …): rules are scoped to a
         // connector instance, so a name cannot reach another connector's rules.
+        // A last segment `*` declares a family decided at runtime (e.g.
+        // `mcp.tools.*`, one action per MCP tool; see `ActionSpec::covers`).
+        let stem = a.name.strip_suffix(".*").unwrap_or(&a.name);
         let well_formed = a.name.len() <= tf_core::action::MAX_ACTION_NAME
-            && a.name.contains('.')
-            && a.name.split('.').all(is_action_segment);
+            && stem.contains('.')
+            && stem.split('.').all(is_action_segment);
         if !well_formed {
             return Err(DescriptorError::ActionName(a.name.clone()));
         }

@@ -35,6 +35,27 @@ pub struct ActionSpec {
     pub read_only: bool,
 }
 
+impl ActionSpec {
+    /// Whether an action named `name` is this catalogue entry. An entry
+    /// named `prefix.*` stands for a family of names decided at runtime
+    /// (e.g. `mcp.tools.*` for one action per MCP tool): it covers
+    /// `prefix.<segment>` for one more segment of `[A-Za-z0-9_-]`.
+    pub fn covers(&self, name: &str) -> bool {
+        match self.name.strip_suffix(".*") {
+            None => self.name == name,
+            Some(prefix) => name
+                .strip_prefix(prefix)
+                .and_then(|rest| rest.strip_prefix('.'))
+                .is_some_and(|seg| {
+                    !seg.is_empty()
+                        && seg
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+                }),
+        }
+    }
+}
+
 /// Where the credential goes on an allowed request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -120,8 +141,6 @@ pub struct Action {
 pub enum InvalidAction {
     #[error("action name {0:?} is not in the connector's catalogue")]
     NotInCatalogue(String),
-    #[error("action name {0:?} does not start with the connector name {1:?}")]
-    WrongPrefix(String, String),
     #[error("action output exceeds limits: {0}")]
     TooLarge(&'static str),
 }
@@ -154,19 +173,43 @@ impl Action {
                 return Err(InvalidAction::TooLarge("param"));
             }
         }
-        let prefix_ok = self
-            .name
-            .strip_prefix(d.name.as_str())
-            .is_some_and(|rest| rest.starts_with('.'));
-        if !prefix_ok && !d.actions.iter().any(|a| a.name == self.name) {
-            return Err(InvalidAction::WrongPrefix(
-                self.name.clone(),
-                d.name.clone(),
-            ));
-        }
-        if !d.actions.iter().any(|a| a.name == self.name) {
+        if !d.actions.iter().any(|a| a.covers(&self.name)) {
             return Err(InvalidAction::NotInCatalogue(self.name.clone()));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str) -> ActionSpec {
+        ActionSpec {
+            name: name.into(),
+            description: String::new(),
+            method: "POST".into(),
+            path_template: "/".into(),
+            risk: Risk::Medium,
+            read_only: false,
+        }
+    }
+
+    #[test]
+    fn catalogue_entries_cover_exact_names_and_one_segment_families() {
+        let table = [
+            ("mcp.tools.list", "mcp.tools.list", true),
+            ("mcp.tools.list", "mcp.tools.lists", false),
+            ("mcp.tools.*", "mcp.tools.deploy", true),
+            ("mcp.tools.*", "mcp.tools.deploy-prod_2", true),
+            ("mcp.tools.*", "mcp.tools", false),
+            ("mcp.tools.*", "mcp.tools.", false),
+            ("mcp.tools.*", "mcp.tools.a.b", false),
+            ("mcp.tools.*", "mcp.toolsx.a", false),
+            ("mcp.tools.*", "mcp.tools.a b", false),
+        ];
+        for (entry, name, want) in table {
+            assert_eq!(spec(entry).covers(name), want, "{entry} covers {name}");
+        }
     }
 }

@@ -149,3 +149,18 @@ fn empty_domains_and_other_placements_are_fine() {
     d.actions[0].method = "*".into();
     assert_eq!(validate(&d), Ok(()));
 }
+
+#[test]
+fn a_family_entry_ends_in_a_star_segment_only() {
+    let mut d = good();
+    d.actions[1].name = "github.tools.*".into();
+    assert_eq!(validate(&d), Ok(()));
+    for bad in ["github.*.merge", "*", "github.**", "github.tools.*x"] {
+        d.actions[1].name = bad.into();
+        assert_eq!(
+            validate(&d),
+            Err(DescriptorError::ActionName(bad.into())),
+            "{bad}"
+        );
+    }
+}
