@@ -10,10 +10,10 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// Components embedded in the gateway (kind, artifact file).
+/// Components embedded in the gateway (kind = package, artifact file).
 const SHIPPED: &[(&str, &str)] = &[("github", "github.wasm"), ("generic", "generic.wasm")];
-/// Built beside them for tests, never embedded.
-const TEST_ONLY: &[&str] = &["test_hostile.wasm"];
+/// Built beside them for tests, never embedded (package, artifact file).
+const TEST_ONLY: &[(&str, &str)] = &[("test-hostile", "test_hostile.wasm")];
 const TARGET: &str = "wasm32-wasip2";
 
 /// Environment prefixes the inner cargo may keep: where cargo lives and how
@@ -71,6 +71,15 @@ fn main() {
         .arg(connectors.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir)
+        // Only what is embedded or tested: other crates of the workspace
+        // (a third party's, one being written) never break the gateway build.
+        .args(
+            SHIPPED
+                .iter()
+                .map(|(package, _)| *package)
+                .chain(TEST_ONLY.iter().map(|(package, _)| *package))
+                .flat_map(|package| ["--package", package]),
+        )
         .current_dir(&connectors)
         // Cargo parses a build script's stdout: keep the inner cargo off it.
         .stdout(Stdio::from(std::io::stderr()));
@@ -88,9 +97,16 @@ fn main() {
     if !status.success() {
         panic!(
             "building the connector components failed ({status}); reproduce with:\n  \
-             cargo build --release --target {TARGET} --manifest-path {} --target-dir {}",
+             cargo build --release --target {TARGET} --manifest-path {} --target-dir {} {}",
             connectors.join("Cargo.toml").display(),
-            target_dir.display()
+            target_dir.display(),
+            SHIPPED
+                .iter()
+                .map(|(package, _)| *package)
+                .chain(TEST_ONLY.iter().map(|(package, _)| *package))
+                .map(|package| format!("-p {package}"))
+                .collect::<Vec<_>>()
+                .join(" ")
         );
     }
 
@@ -99,7 +115,7 @@ fn main() {
         std::fs::copy(&from, out_dir.join(file))
             .unwrap_or_else(|e| panic!("connector artifact {} missing: {e}", from.display()));
     }
-    for file in TEST_ONLY {
+    for (_, file) in TEST_ONLY {
         let path = artifact_dir.join(file);
         assert!(path.is_file(), "test artifact {} missing", path.display());
     }
@@ -115,13 +131,14 @@ fn rerun_if_changed(root: &Path, connectors: &Path) {
     let watch = |p: &Path| println!("cargo:rerun-if-changed={}", p.display());
     watch(&connectors.join("Cargo.toml"));
     watch(&connectors.join("Cargo.lock"));
-    let entries = std::fs::read_dir(connectors).expect("read connectors-wasm");
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() && path.join("Cargo.toml").is_file() {
-            watch(&path.join("Cargo.toml"));
-            watch(&path.join("src"));
-        }
+    for package in SHIPPED
+        .iter()
+        .map(|(package, _)| *package)
+        .chain(TEST_ONLY.iter().map(|(package, _)| *package))
+    {
+        let dir = connectors.join(package);
+        watch(&dir.join("Cargo.toml"));
+        watch(&dir.join("src"));
     }
     watch(&root.join("sdk").join("Cargo.toml"));
     watch(&root.join("sdk").join("src"));
