@@ -88,13 +88,25 @@ pub(crate) fn agent_env(
     env.push(("NODE_USE_ENV_PROXY".into(), "1".into()));
     for instance in input.instances {
         let value = placeholder(&instance.name);
-        if instance.kind == "github" {
-            env.push(("GITHUB_TOKEN".into(), value.clone()));
-            env.push(("GH_TOKEN".into(), value.clone()));
+        for var in sdk_key_vars(&instance.kind) {
+            env.push(((*var).into(), value.clone()));
         }
         env.push((instance_token_var(&instance.name), value));
     }
     env
+}
+
+/// The variables each API's official SDKs and CLIs read their key from, so
+/// unmodified clients start with a placeholder (the gateway injects the key).
+fn sdk_key_vars(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "github" => &["GITHUB_TOKEN", "GH_TOKEN"],
+        "stripe" => &["STRIPE_API_KEY", "STRIPE_SECRET_KEY"],
+        "slack" => &["SLACK_BOT_TOKEN", "SLACK_TOKEN"],
+        "openai" => &["OPENAI_API_KEY"],
+        "anthropic" => &["ANTHROPIC_API_KEY"],
+        _ => &[],
+    }
 }
 
 #[cfg(test)]
@@ -147,6 +159,14 @@ mod tests {
         assert_eq!(get("GH_TOKEN"), "ph-github");
         assert_eq!(get("TF_GITHUB_TOKEN"), "ph-github");
         assert_eq!(get("TF_MY_API_V2_TOKEN"), "ph-my api.v2");
+        for (kind, vars) in [
+            ("stripe", &["STRIPE_API_KEY", "STRIPE_SECRET_KEY"][..]),
+            ("slack", &["SLACK_BOT_TOKEN", "SLACK_TOKEN"]),
+            ("openai", &["OPENAI_API_KEY"]),
+            ("anthropic", &["ANTHROPIC_API_KEY"]),
+        ] {
+            assert_eq!(sdk_key_vars(kind), vars);
+        }
         assert!(!env.iter().any(|(k, _)| k == "TF_MY API.V2_TOKEN"));
     }
 
