@@ -1,0 +1,164 @@
+//! Request → action for Anthropic: a route-trie lookup over the generated
+//! operation table, the `model` / `stream` / `max_tokens` body fields of the
+//! operations that take them, and `anthropic.unknown` for anything the table
+//! does not know.
+//!
+//! Beta operations (the SDK's `client.beta.*`) use the same paths as their
+//! stable counterparts, marked only by an `anthropic-beta` header and, from
+//! the SDK, a `?beta=true` query: neither changes the action, so a policy on
+//! `anthropic.message.create` covers both.
+
+use tameflare_sdk::extract::JsonValue;
+use tameflare_sdk::{Action, ActionSpec, Param, ParamValue, Request, Risk};
+
+use crate::routes::{OPS, ROUTER};
+
+/// The API's domain.
+pub(crate) const DOMAIN: &str = "api.anthropic.com";
+
+/// Body field bits of [`Op::body`].
+pub(crate) const BODY_MODEL: u8 = 1;
+pub(crate) const BODY_STREAM: u8 = 2;
+pub(crate) const BODY_MAX_TOKENS: u8 = 4;
+
+/// One operation of the generated table.
+#[derive(Debug)]
+pub(crate) struct Op {
+    pub(crate) method: &'static str,
+    pub(crate) path: &'static str,
+    pub(crate) operation_id: &'static str,
+    pub(crate) action: &'static str,
+    pub(crate) summary: &'static str,
+    /// Path parameter names in path order.
+    pub(crate) params: &'static [&'static str],
+    /// Leading path segments that form the resource (`u8::MAX`: all).
+    pub(crate) keep: u8,
+    pub(crate) risk: Risk,
+    pub(crate) read_only: bool,
+    /// Only the SDK's `client.beta` calls it.
+    pub(crate) beta: bool,
+    /// Which of `model`, `stream`, `max_tokens` the body may carry
+    /// ([`BODY_MODEL`] | [`BODY_STREAM`] | [`BODY_MAX_TOKENS`]).
+    pub(crate) body: u8,
+}
+
+/// The action of requests the table does not know.
+pub(crate) const UNKNOWN: &str = "anthropic.unknown";
+
+/// Every action `classify` can return: one entry per (method, path), plus
+/// `anthropic.unknown`.
+pub(crate) fn catalogue() -> Vec<ActionSpec> {
+    let mut specs: Vec<ActionSpec> = OPS
+        .iter()
+        .map(|op| ActionSpec {
+            name: op.action.into(),
+            description: format!(
+                "{} [{}{}]",
+                op.summary,
+                op.operation_id,
+                if op.beta { ", beta" } else { "" }
+            ),
+            method: op.method.into(),
+            path_template: op.path.into(),
+            risk: op.risk,
+            read_only: op.read_only,
+        })
+        .collect();
+    specs.push(ActionSpec {
+        name: UNKNOWN.into(),
+        description: "A request to api.anthropic.com that matches no known operation".into(),
+        method: "*".into(),
+        path_template: "/{path+}".into(),
+        risk: Risk::High,
+        read_only: false,
+    });
+    specs
+}
+
+/// Classifies one request; never fails (unknown requests are
+/// `anthropic.unknown`, high risk, so policy decides).
+pub(crate) fn classify(req: &Request) -> Action {
+    // HEAD is GET without a body: same operation.
+    let method = if req.method == "HEAD" {
+        "GET"
+    } else {
+        req.method.as_str()
+    };
+    let path = req.path.as_str();
+    let Some(m) = ROUTER.lookup(method, path) else {
+        return Action {
+            name: UNKNOWN.into(),
+            resource: path.trim_start_matches('/').into(),
+            params: Vec::new(),
+            risk: Risk::High,
+        };
+    };
+    let op = &OPS[m.route as usize];
+    let values = m.captures.values();
+    let mut params = Vec::with_capacity(values.len() + op.body.count_ones() as usize);
+    for (&pname, &value) in op.params.iter().zip(values) {
+        params.push(Param::infer(pname, value));
+    }
+    if op.body != 0 {
+        body_params(req, op.body, &mut params);
+    }
+    Action {
+        name: op.action.into(),
+        resource: resource(path, op),
+        params,
+        risk: op.risk,
+    }
+}
+
+/// The top-level `model` (text), `stream` (boolean) and `max_tokens`
+/// (integer) of the body, those the operation takes and that have that type.
+fn body_params(req: &Request, bits: u8, params: &mut Vec<Param>) {
+    let Some(body) = req.body.as_deref() else {
+        return;
+    };
+    let field = |key| tameflare_sdk::extract::json_field(body, key);
+    if bits & BODY_MODEL != 0
+        && let Some(model) = field("model").and_then(|v| v.as_str())
+    {
+        params.push(Param {
+            name: "model".into(),
+            value: ParamValue::Text(model.into_owned()),
+        });
+    }
+    if bits & BODY_STREAM != 0
+        && let Some(JsonValue::Bool(stream)) = field("stream")
+    {
+        params.push(Param {
+            name: "stream".into(),
+            value: ParamValue::Boolean(stream),
+        });
+    }
+    if bits & BODY_MAX_TOKENS != 0
+        && let Some(JsonValue::Number(n)) = field("max_tokens")
+        && let Ok(n) = n.parse::<i64>()
+    {
+        params.push(Param {
+            name: "max_tokens".into(),
+            value: ParamValue::Integer(n),
+        });
+    }
+}
+
+/// The path up to the operation's last parameter, without the leading `/`
+/// and the `v1/` version: `messages/batches/msgbatch_01`.
+fn resource(path: &str, op: &Op) -> String {
+    let mut r = path.trim_start_matches('/');
+    if op.keep != u8::MAX
+        && let Some((end, _)) = r.match_indices('/').nth(usize::from(op.keep) - 1)
+    {
+        r = &r[..end];
+    }
+    // Literal segments match case-insensitively, so `V1/` goes too.
+    if r.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("v1/")) {
+        r = &r[3..];
+    }
+    r.to_string()
+}
+
+#[cfg(test)]
+mod tests;
