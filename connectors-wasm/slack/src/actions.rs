@@ -1,0 +1,166 @@
+//! Request → action for Slack: a route-trie lookup of `POST` or `GET
+//! /api/<method>` over the generated method table, the `channel`, `user` and
+//! `text_len` params from the body or query, and `slack.unknown` for
+//! anything the table does not know.
+
+use std::borrow::Cow;
+
+use tameflare_sdk::extract::json_field;
+use tameflare_sdk::{Action, ActionSpec, Param, ParamValue, Request, Risk};
+
+use crate::form;
+use crate::routes::{OPS, ROUTER};
+
+/// One method of the generated table.
+#[derive(Debug)]
+pub(crate) struct Op {
+    /// `/api/<method>`.
+    pub(crate) path: &'static str,
+    /// The Slack method name, e.g. `chat.postMessage`.
+    pub(crate) method: &'static str,
+    pub(crate) action: &'static str,
+    pub(crate) summary: &'static str,
+    pub(crate) read_only: bool,
+    pub(crate) risk: Risk,
+}
+
+/// The HTTP methods every Slack method is served on: POST with a form or
+/// JSON body, GET with query arguments. (HEAD is classified as GET.)
+pub(crate) const HTTP_METHODS: [&str; 2] = ["POST", "GET"];
+
+/// The action of requests the table does not know.
+pub(crate) const UNKNOWN: &str = "slack.unknown";
+
+/// Every action `classify` can return: one entry per method and HTTP verb,
+/// plus `slack.unknown`.
+pub(crate) fn catalogue() -> Vec<ActionSpec> {
+    let mut specs = Vec::with_capacity(OPS.len() * HTTP_METHODS.len() + 1);
+    for op in OPS.iter() {
+        for m in HTTP_METHODS {
+            specs.push(ActionSpec {
+                name: op.action.into(),
+                description: format!("{} [{}]", op.summary, op.method),
+                method: m.into(),
+                path_template: op.path.into(),
+                risk: op.risk,
+                read_only: op.read_only,
+            });
+        }
+    }
+    specs.push(ActionSpec {
+        name: UNKNOWN.into(),
+        description: "A request to Slack that matches no known Web API method".into(),
+        method: "*".into(),
+        path_template: "/{path+}".into(),
+        risk: Risk::High,
+        read_only: false,
+    });
+    specs
+}
+
+/// Classifies one request; never fails (unknown requests are
+/// `slack.unknown`, high risk, so policy decides).
+pub(crate) fn classify(req: &Request) -> Action {
+    let method = if req.method == "HEAD" {
+        "GET"
+    } else {
+        req.method.as_str()
+    };
+    let Some(m) = ROUTER.lookup(method, &req.path) else {
+        return Action {
+            name: UNKNOWN.into(),
+            resource: req.path.trim_start_matches('/').into(),
+            params: Vec::new(),
+            risk: Risk::High,
+        };
+    };
+    let op = &OPS[m.route as usize];
+    let args = Args::of(req);
+    let channel = args.text("channel");
+    let mut params = Vec::with_capacity(3);
+    if let Some(c) = &channel {
+        params.push(text_param("channel", c));
+    }
+    if let Some(u) = args.text("user") {
+        params.push(text_param("user", &u));
+    }
+    if let Some(n) = args.byte_len("text") {
+        params.push(Param {
+            name: "text_len".into(),
+            value: ParamValue::Integer(n),
+        });
+    }
+    Action {
+        name: op.action.into(),
+        resource: channel.map_or_else(|| op.method.to_string(), Cow::into_owned),
+        params,
+        risk: op.risk,
+    }
+}
+
+fn text_param(name: &str, value: &str) -> Param {
+    Param {
+        name: name.into(),
+        value: ParamValue::Text(value.into()),
+    }
+}
+
+/// Where a request carries its arguments.
+enum Body<'a> {
+    /// A JSON object body.
+    Json(&'a [u8]),
+    /// A form-encoded body.
+    Form(&'a str),
+    /// No body, or one that is neither.
+    None,
+}
+
+/// A request's arguments: the body first, then the query string.
+struct Args<'a> {
+    body: Body<'a>,
+    query: Option<&'a str>,
+}
+
+impl<'a> Args<'a> {
+    /// JSON when the body starts with `{` (Slack's JSON bodies are objects),
+    /// form fields otherwise.
+    fn of(req: &'a Request) -> Args<'a> {
+        let body = match req.body.as_deref() {
+            Some(b) if b.trim_ascii_start().starts_with(b"{") => Body::Json(b),
+            Some(b) if !b.is_empty() => std::str::from_utf8(b).map_or(Body::None, Body::Form),
+            _ => Body::None,
+        };
+        Args {
+            body,
+            query: req.query.as_deref(),
+        }
+    }
+
+    /// The decoded text of argument `name`.
+    fn text(&self, name: &str) -> Option<Cow<'a, str>> {
+        let from_body = match self.body {
+            Body::Json(b) => json_field(b, name).and_then(|v| v.as_str()),
+            Body::Form(f) => form::field(f, name).map(form::decode),
+            Body::None => None,
+        };
+        from_body.or_else(|| form::field(self.query?, name).map(form::decode))
+    }
+
+    /// The byte length of argument `name`, decoded, without copying it
+    /// where the encoding allows.
+    fn byte_len(&self, name: &str) -> Option<i64> {
+        let from_body = match self.body {
+            Body::Json(b) => json_field(b, name)
+                .and_then(|v| v.as_str())
+                .map(|s| s.len()),
+            Body::Form(f) => form::field(f, name).map(|v| form::decoded(v).count()),
+            Body::None => None,
+        };
+        let n = from_body
+            .or_else(|| form::field(self.query?, name).map(|v| form::decoded(v).count()))?;
+        i64::try_from(n).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests;
