@@ -1,0 +1,181 @@
+//! Request → action for Stripe: a route-trie lookup over the generated
+//! operation table, `amount`/`currency`/`customer` read from the form body
+//! (v1), the JSON body (v2) or the query (GET, DELETE), and `stripe.unknown`
+//! for anything the table does not know.
+
+use tameflare_sdk::extract::{self, JsonValue};
+use tameflare_sdk::{Action, ActionSpec, Param, ParamValue, Request, Risk};
+
+use crate::form;
+use crate::routes::{OPS, ROUTER};
+
+/// One operation of the generated table.
+#[derive(Debug)]
+pub(crate) struct Op {
+    pub(crate) method: &'static str,
+    pub(crate) path: &'static str,
+    /// The host the operation is served on.
+    pub(crate) host: &'static str,
+    pub(crate) operation_id: &'static str,
+    pub(crate) action: &'static str,
+    pub(crate) summary: &'static str,
+    /// Path parameter names in path order.
+    pub(crate) params: &'static [&'static str],
+    /// Leading path segments that form the resource (`u8::MAX`: all).
+    pub(crate) keep: u8,
+    pub(crate) risk: Risk,
+    /// Bit `i` set when the operation takes field [`FIELDS`]`[i]`.
+    pub(crate) fields: u8,
+    /// True when the body is JSON (v2), else form-encoded (v1).
+    pub(crate) json: bool,
+}
+
+/// Body (POST) or query (GET, DELETE) fields reported as params when the
+/// operation takes them.
+pub(crate) const FIELDS: [&str; 3] = ["amount", "currency", "customer"];
+
+/// The action of requests the table does not know.
+pub(crate) const UNKNOWN: &str = "stripe.unknown";
+
+/// Every action `classify` can return: one per (method, path), plus
+/// `stripe.unknown`.
+pub(crate) fn catalogue() -> Vec<ActionSpec> {
+    let mut specs: Vec<ActionSpec> = OPS
+        .iter()
+        .map(|op| ActionSpec {
+            name: op.action.into(),
+            description: if op.host == "api.stripe.com" {
+                format!("{} [{}]", op.summary, op.operation_id)
+            } else {
+                format!("{} [{}, {}]", op.summary, op.operation_id, op.host)
+            },
+            method: op.method.into(),
+            path_template: op.path.into(),
+            risk: op.risk,
+            read_only: op.method == "GET",
+        })
+        .collect();
+    specs.push(ActionSpec {
+        name: UNKNOWN.into(),
+        description: "A request to a Stripe domain that matches no known operation".into(),
+        method: "*".into(),
+        path_template: "/{path+}".into(),
+        risk: Risk::High,
+        read_only: false,
+    });
+    specs
+}
+
+/// Classifies one request; never fails (unknown requests are
+/// `stripe.unknown`, high risk, so policy decides).
+pub(crate) fn classify(req: &Request) -> Action {
+    // HEAD is GET without a body: same operation.
+    let method = if req.method == "HEAD" {
+        "GET"
+    } else {
+        req.method.as_str()
+    };
+    let path = req.path.as_str();
+    let Some(m) = ROUTER.lookup(method, path) else {
+        return Action {
+            name: UNKNOWN.into(),
+            resource: path.trim_start_matches('/').into(),
+            params: Vec::new(),
+            risk: Risk::High,
+        };
+    };
+    let op = &OPS[m.route as usize];
+    let values = m.captures.values();
+    let mut params = Vec::with_capacity(values.len() + op.fields.count_ones() as usize);
+    for (&pname, &value) in op.params.iter().zip(values) {
+        params.push(Param::infer(pname, value));
+    }
+    for (i, &name) in FIELDS.iter().enumerate() {
+        if op.fields & (1 << i) != 0
+            && let Some(value) = field(req, method, op, name)
+        {
+            params.push(Param {
+                name: name.into(),
+                value,
+            });
+        }
+    }
+    Action {
+        name: op.action.into(),
+        resource: resource(path, op),
+        params,
+        risk: op.risk,
+    }
+}
+
+/// Field `name` of the request: from the body for POST (JSON for v2, form
+/// for v1; the query when the body lacks it), from the query otherwise.
+fn field(req: &Request, method: &str, op: &Op, name: &str) -> Option<ParamValue> {
+    if method == "POST"
+        && let Some(body) = req.body.as_deref()
+    {
+        let found = if op.json {
+            json_param(body, name)
+        } else {
+            form::field(body, name).map(|v| typed(name, v))
+        };
+        if found.is_some() {
+            return found;
+        }
+    }
+    let query = req.query.as_deref()?;
+    form::field(query.as_bytes(), name).map(|v| typed(name, v))
+}
+
+/// `amount` is an integer (minor units) when it parses as one.
+fn typed(name: &str, value: String) -> ParamValue {
+    if name == "amount"
+        && let Ok(n) = value.parse::<i64>()
+    {
+        return ParamValue::Integer(n);
+    }
+    ParamValue::Text(value)
+}
+
+/// A JSON body field. v2 amounts are objects `{"value": 1000, "currency":
+/// "usd"}`: `amount` is then the `value`, and `currency`, when not a
+/// top-level field, the amount's currency.
+fn json_param(body: &[u8], name: &str) -> Option<ParamValue> {
+    match extract::json_field(body, name) {
+        Some(JsonValue::Composite(inner)) if name == "amount" => {
+            json_scalar(name, extract::json_field(inner.as_bytes(), "value")?)
+        }
+        Some(v) => json_scalar(name, v),
+        None if name == "currency" => match extract::json_field(body, "amount")? {
+            JsonValue::Composite(inner) => {
+                json_scalar(name, extract::json_field(inner.as_bytes(), "currency")?)
+            }
+            _ => None,
+        },
+        None => None,
+    }
+}
+
+fn json_scalar(name: &str, v: JsonValue<'_>) -> Option<ParamValue> {
+    match v {
+        JsonValue::Str(_) => Some(typed(name, v.as_str()?.into_owned())),
+        JsonValue::Number(n) => Some(typed(name, n.to_string())),
+        JsonValue::Bool(b) => Some(ParamValue::Boolean(b)),
+        JsonValue::Null | JsonValue::Composite(_) => None,
+    }
+}
+
+/// The path up to the operation's last parameter, without the leading `/`:
+/// `v1/payment_intents/pi_1`.
+fn resource(path: &str, op: &Op) -> String {
+    let mut r = path.trim_start_matches('/');
+    if op.keep != u8::MAX
+        && let Some((end, _)) = r.match_indices('/').nth(usize::from(op.keep) - 1)
+    {
+        r = &r[..end];
+    }
+    r.to_string()
+}
+
+#[cfg(test)]
+mod tests;
