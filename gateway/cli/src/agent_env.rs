@@ -31,6 +31,10 @@ pub(crate) struct AgentEnvInput<'a> {
     pub(crate) ca_bundle: &'a Path,
     /// Absolute path of `<data>/ca.pem`.
     pub(crate) ca_pem: &'a Path,
+    /// Absolute path of `<data>/python` (the start-up hook for Python SDKs).
+    pub(crate) python_hooks: &'a Path,
+    /// The caller's own `PYTHONPATH`, kept after the hook.
+    pub(crate) pythonpath: Option<&'a std::ffi::OsStr>,
     pub(crate) instances: &'a [InstanceRef],
 }
 
@@ -86,6 +90,13 @@ pub(crate) fn agent_env(
         input.ca_pem.display().to_string(),
     ));
     env.push(("NODE_USE_ENV_PROXY".into(), "1".into()));
+    // Python SDKs that pin their own CA bundle (stripe) are pointed at ours.
+    let mut pythonpath = input.python_hooks.display().to_string();
+    if let Some(rest) = input.pythonpath.filter(|p| !p.is_empty()) {
+        pythonpath.push(':');
+        pythonpath.push_str(&rest.to_string_lossy());
+    }
+    env.push(("PYTHONPATH".into(), pythonpath));
     for instance in input.instances {
         let value = placeholder(&instance.name);
         for var in sdk_key_vars(&instance.kind) {
@@ -131,6 +142,8 @@ mod tests {
             token: "tok",
             ca_bundle: Path::new("/d/ca-bundle.pem"),
             ca_pem: Path::new("/d/ca.pem"),
+            python_hooks: Path::new("/d/python"),
+            pythonpath: Some(std::ffi::OsStr::new("/mine")),
             instances: &instances,
         };
         let env = agent_env(&input, |i| format!("ph-{i}"));
@@ -155,6 +168,7 @@ mod tests {
         }
         assert_eq!(get("NODE_EXTRA_CA_CERTS"), "/d/ca.pem");
         assert_eq!(get("NODE_USE_ENV_PROXY"), "1");
+        assert_eq!(get("PYTHONPATH"), "/d/python:/mine");
         assert_eq!(get("GITHUB_TOKEN"), "ph-github");
         assert_eq!(get("GH_TOKEN"), "ph-github");
         assert_eq!(get("TF_GITHUB_TOKEN"), "ph-github");

@@ -21,6 +21,9 @@ pub(crate) const RUNTIME: &str = "runtime.json";
 pub(crate) const CA_BUNDLE: &str = "ca-bundle.pem";
 pub(crate) const CONNECTORS: &str = "connectors";
 pub(crate) const CACHE: &str = "cache";
+/// Python start-up hook for agents (see `python/sitecustomize.py`).
+pub(crate) const PYTHON_HOOKS: &str = "python";
+const SITECUSTOMIZE: &str = include_str!("python/sitecustomize.py");
 
 /// The env var that supplies the master key instead of `master.key`.
 pub(crate) const MASTER_KEY_ENV: &str = "TF_MASTER_KEY";
@@ -152,6 +155,8 @@ impl DataDir {
         let mut report = InitReport::default();
         self.ensure_subdir(CONNECTORS, &mut report)?;
         self.ensure_subdir(CACHE, &mut report)?;
+        self.ensure_subdir(PYTHON_HOOKS, &mut report)?;
+        self.write_python_hook()?;
 
         let (has_cert, has_key) = (self.exists(CA_PEM), self.exists(CA_KEY));
         let mut new_ca = false;
@@ -194,6 +199,33 @@ impl DataDir {
             report.created.push(STORE);
         }
         Ok(report)
+    }
+
+    /// Keeps `python/sitecustomize.py` equal to the one this `tf` ships.
+    fn write_python_hook(&self) -> anyhow::Result<()> {
+        let dir = self
+            .dir
+            .open_dir(PYTHON_HOOKS)
+            .with_context(|| format!("cannot open {}/{PYTHON_HOOKS}", self.path.display()))?;
+        if dir
+            .read_to_string("sitecustomize.py")
+            .is_ok_and(|s| s == SITECUSTOMIZE)
+        {
+            return Ok(());
+        }
+        let tmp = ".sitecustomize.py.tmp";
+        let _ = dir.remove_file(tmp);
+        let mut opts = OpenOptions::new();
+        opts.write(true).create_new(true).mode(0o644);
+        let mut f = dir.open_with(tmp, &opts)?;
+        f.write_all(SITECUSTOMIZE.as_bytes())?;
+        f.sync_all()?;
+        dir.rename(tmp, &dir, "sitecustomize.py").with_context(|| {
+            format!(
+                "cannot write {}/{PYTHON_HOOKS}/sitecustomize.py",
+                self.path.display()
+            )
+        })
     }
 
     /// The CA and its certificate PEM.

@@ -10,7 +10,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::agent_env::{AgentEnvInput, InstanceRef, agent_env};
 use crate::args::RunArgs;
 use crate::backend::{Backend, running};
-use crate::datadir::{CA_BUNDLE, CA_PEM, DataDir};
+use crate::datadir::{CA_BUNDLE, CA_PEM, DataDir, PYTHON_HOOKS};
 use crate::gateway::{GatewayOptions, RunningGateway};
 
 /// The exit code of a finished child: its own, or 128+N when killed by signal N.
@@ -83,6 +83,8 @@ async fn run_child(
         .collect();
     let ca_bundle = dd.file_path(CA_BUNDLE);
     let ca_pem = dd.file_path(CA_PEM);
+    let python_hooks = dd.file_path(PYTHON_HOOKS);
+    let pythonpath = std::env::var_os("PYTHONPATH");
     let env = agent_env(
         &AgentEnvInput {
             proxy,
@@ -90,6 +92,8 @@ async fn run_child(
             token: &gateway.token,
             ca_bundle: &ca_bundle,
             ca_pem: &ca_pem,
+            python_hooks: &python_hooks,
+            pythonpath: pythonpath.as_deref(),
             instances: &instances,
         },
         tf_vault::placeholder,
