@@ -57,6 +57,7 @@ const MONEY_NOUNS: &[&str] = &[
     "cash_balance",
     "credit_reversal",
     "debit_reversal",
+    "subscription",
 ];
 
 /// Words of a verb that make a write high risk: money moves or something is
@@ -79,6 +80,8 @@ const HIGH_VERB_WORDS: &[&str] = &[
     "reject",
     "redact",
     "fund",
+    "process",
+    "accept",
 ];
 
 /// Nouns whose writes change who controls the account, where payouts go,
@@ -91,6 +94,7 @@ const SENSITIVE_NOUNS: &[&str] = &[
     "account_session",
     "apps_secret",
     "ephemeral_key",
+    "issuing_card",
     "webhook_endpoint",
     "v2_core_account",
     "v2_core_account_link",
@@ -457,6 +461,16 @@ fn risk_rule() {
         ("POST", "stripe.webhook_endpoint.create", Risk::High),
         ("POST", "stripe.test_helpers_refund.expire", Risk::Medium),
         ("POST", "stripe.payment_method.attach", Risk::Medium),
+        ("POST", "stripe.subscription.create", Risk::High),
+        ("POST", "stripe.subscription_item.create", Risk::Medium),
+        ("POST", "stripe.quote.accept", Risk::High),
+        (
+            "POST",
+            "stripe.terminal_reader.process_payment_intent",
+            Risk::High,
+        ),
+        ("POST", "stripe.issuing_card.create", Risk::High),
+        ("POST", "stripe.issuing_cardholder.create", Risk::Medium),
         ("DELETE", "stripe.customer.delete", Risk::High),
         (
             "DELETE",
