@@ -11,7 +11,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// Components embedded in the gateway (kind = package, artifact file).
-const SHIPPED: &[(&str, &str)] = &[("github", "github.wasm"), ("generic", "generic.wasm")];
+const SHIPPED: &[(&str, &str)] = &[
+    ("github", "github.wasm"),
+    ("generic", "generic.wasm"),
+    ("stripe", "stripe.wasm"),
+    ("slack", "slack.wasm"),
+    ("openai", "openai.wasm"),
+    ("anthropic", "anthropic.wasm"),
+    ("mcp", "mcp.wasm"),
+    ("webhook", "webhook.wasm"),
+];
 /// Built beside them for tests, never embedded (package, artifact file).
 const TEST_ONLY: &[(&str, &str)] = &[("test-hostile", "test_hostile.wasm")];
 const TARGET: &str = "wasm32-wasip2";

@@ -1,7 +1,8 @@
 //! The built-in connector components, compiled for wasm32-wasip2 from
 //! `connectors-wasm/` by `build.rs` and embedded in the binary.
 //!
-//! Owns only bytes: which components ship (`github`, `generic`) and where the
+//! Owns only bytes: which components ship (`github`, `generic`, `stripe`,
+//! `slack`, `openai`, `anthropic`, `mcp`, `webhook`) and where the
 //! guest build leaves its artifacts (for tests that load fixtures such as
 //! `test_hostile.wasm`). Never compiles, loads or runs a component; that is
 //! the connector host's job.
@@ -17,7 +18,34 @@ pub const GENERIC: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/generic.was
 /// `test_hostile.wasm`.
 pub const ARTIFACT_DIR: &str = env!("TF_BUILTINS_ARTIFACT_DIR");
 
-static ALL: [(&str, &[u8]); 2] = [("github", GITHUB), ("generic", GENERIC)];
+/// The Stripe connector component (`api.stripe.com` and its file/meter hosts).
+pub const STRIPE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/stripe.wasm"));
+
+/// The Slack Web API connector component (`slack.com`, `api.slack.com`).
+pub const SLACK: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/slack.wasm"));
+
+/// The OpenAI connector component (`api.openai.com`).
+pub const OPENAI: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/openai.wasm"));
+
+/// The Anthropic connector component (`api.anthropic.com`).
+pub const ANTHROPIC: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/anthropic.wasm"));
+
+/// The MCP connector component (Streamable HTTP; domains from configuration).
+pub const MCP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/mcp.wasm"));
+
+/// The webhook connector component (domains from configuration).
+pub const WEBHOOK: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/webhook.wasm"));
+
+static ALL: [(&str, &[u8]); 8] = [
+    ("github", GITHUB),
+    ("generic", GENERIC),
+    ("stripe", STRIPE),
+    ("slack", SLACK),
+    ("openai", OPENAI),
+    ("anthropic", ANTHROPIC),
+    ("mcp", MCP),
+    ("webhook", WEBHOOK),
+];
 
 /// Every shipped component as (kind, bytes); test fixtures are not included.
 pub fn all() -> &'static [(&'static str, &'static [u8])] {
@@ -39,7 +67,19 @@ mod tests {
     #[test]
     fn embedded_artifacts_are_components() {
         let kinds: Vec<&str> = super::all().iter().map(|(k, _)| *k).collect();
-        assert_eq!(kinds, ["github", "generic"]);
+        assert_eq!(
+            kinds,
+            [
+                "github",
+                "generic",
+                "stripe",
+                "slack",
+                "openai",
+                "anthropic",
+                "mcp",
+                "webhook"
+            ]
+        );
         for (kind, bytes) in super::all() {
             assert_eq!(header(bytes), COMPONENT_HEADER, "{kind} is not a component");
         }
