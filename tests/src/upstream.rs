@@ -112,6 +112,12 @@ impl Default for UpstreamOptions {
                 "api.example.com",
                 "hostile.test",
                 "uploads.github.com",
+                "api.stripe.com",
+                "slack.com",
+                "api.openai.com",
+                "api.anthropic.com",
+                "mcp.example.com",
+                "hooks.example.com",
             ]
             .map(String::from)
             .to_vec(),
@@ -219,6 +225,7 @@ async fn handle(
         .collect();
     let body = req.into_body().collect().await?.to_bytes().to_vec();
     let body_len = body.len();
+    let seen_body = body.clone();
     if record {
         seen.lock().expect("seen lock").push(Seen {
             method: method.clone(),
@@ -228,16 +235,32 @@ async fn handle(
             body,
         });
     }
-    if path == "/sse" {
+    // A streamed chat completion (OpenAI's wire format): the second chunk is
+    // held until the test releases it, like `/sse`.
+    let streamed_chat = path.starts_with("/v1/chat/completions") && body_says_stream(&seen_body);
+    if path == "/sse" || streamed_chat {
+        let (first, second, last): (&'static [u8], &'static [u8], &'static [u8]) = if streamed_chat
+        {
+            (
+                br#"data: {"id":"c1","object":"chat.completion.chunk","created":0,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"Hel"},"finish_reason":null}]}
+
+"#,
+                br#"data: {"id":"c1","object":"chat.completion.chunk","created":0,"model":"m","choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":"stop"}]}
+
+"#,
+                b"data: [DONE]\n\n",
+            )
+        } else {
+            (b"data: one\n\n", b"data: two\n\n", b"")
+        };
         let (tx, rx) = mpsc::channel::<Frame<Bytes>>(4);
         tokio::spawn(async move {
-            let _ = tx
-                .send(Frame::data(Bytes::from_static(b"data: one\n\n")))
-                .await;
+            let _ = tx.send(Frame::data(Bytes::from_static(first))).await;
             gate.notified().await;
-            let _ = tx
-                .send(Frame::data(Bytes::from_static(b"data: two\n\n")))
-                .await;
+            let _ = tx.send(Frame::data(Bytes::from_static(second))).await;
+            if !last.is_empty() {
+                let _ = tx.send(Frame::data(Bytes::from_static(last))).await;
+            }
         });
         return Ok(Response::builder()
             .header("content-type", "text/event-stream")
@@ -245,11 +268,18 @@ async fn handle(
             .body(BoxBody::new(ChannelBody(rx)))
             .expect("sse response"));
     }
-    let json = serde_json::json!({"ok": true, "method": method, "path": path, "version": format!("{version:?}"), "body_len": body_len});
+    // Enough for the official SDKs to parse: Slack checks `ok`, Stripe and
+    // OpenAI/Anthropic build objects from whatever fields there are.
+    let json = serde_json::json!({"ok": true, "id": "obj_1", "object": "mock", "method": method, "path": path, "version": format!("{version:?}"), "body_len": body_len});
     Ok(Response::builder()
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(json.to_string())).boxed())
         .expect("json response"))
+}
+
+fn body_says_stream(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .is_ok_and(|v| v["stream"] == serde_json::Value::Bool(true))
 }
 
 /// A response body fed frame by frame from a channel.

@@ -2,6 +2,9 @@
 //! under `tf run`, and local HTTPS mock upstreams with their own CA reached
 //! through `--connect-to`. Every test has its own data dir and gateway.
 
+#[path = "e2e/sdks.rs"]
+mod sdks;
+
 use std::time::Duration;
 
 use tf_e2e::{Gateway, MockUpstream, TestCa, UpstreamOptions, eventually};

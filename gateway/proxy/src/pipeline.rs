@@ -335,8 +335,18 @@ impl Proxy {
         let s = respond(err, &ctx);
         ctx.audit.outcome = Outcome::Denied;
         s.reason.clone_into(&mut ctx.audit.reason);
+        // `error` is an object and `ok` is false so that the official SDKs'
+        // error parsers (Stripe, OpenAI, Anthropic: `error.type`/`message`;
+        // Slack: `ok`) raise their normal permission error instead of failing
+        // to parse; the top-level fields are for everyone else.
         let body = serde_json::json!({
-            "error": "denied",
+            "ok": false,
+            "error": {
+                "type": "tameflare_denied",
+                "code": s.reason,
+                "message": s.message,
+            },
+            "decision": "denied",
             "reason": s.reason,
             "message": s.message,
             "action": ctx.audit.action,

@@ -582,7 +582,10 @@ async fn denials_never_reach_upstream_and_are_json() {
         assert_eq!(header(&resp, "x-tameflare-decision"), "denied");
         assert_eq!(header(&resp, "content-type"), "application/json");
         let j = json(resp).await;
-        assert_eq!(j["error"], "denied", "{path}");
+        assert_eq!(j["decision"], "denied", "{path}");
+        assert_eq!(j["ok"], false, "{path}");
+        assert_eq!(j["error"]["type"], "tameflare_denied", "{path}");
+        assert_eq!(j["error"]["code"], reason, "{path}");
         assert_eq!(j["reason"], reason, "{path}");
         assert_eq!(j["gateway"], "Bot");
         if reason != "bad_request" {

@@ -1,0 +1,337 @@
+//! The official Python SDKs (stripe, slack_sdk, openai, anthropic, mcp),
+//! unmodified, under `tf run`: each allowed call reaches the mock upstream
+//! with the real credential in the connector's placement, each denied call
+//! never arrives, and the audit names the action with its params.
+
+use std::time::Duration;
+
+use tf_e2e::{Gateway, MockUpstream, TestCa, UpstreamOptions};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// A gateway with one connector instance of `kind` holding `secret`, and
+/// `(action pattern, decision)` rules for gateway `Agent`.
+async fn gateway_for(
+    ca: &TestCa,
+    up: &MockUpstream,
+    host: &str,
+    add: &[&str],
+    rules: &[(&str, &str)],
+) -> Gateway {
+    let mut b = Gateway::builder()
+        .route(host, up)
+        .upstream_ca(ca)
+        .setup(add);
+    let connector = add[2];
+    for (action, decision) in rules {
+        b = b.setup(&[
+            "permissions",
+            "set",
+            "--gateway",
+            "Agent",
+            "--connector",
+            connector,
+            "--action",
+            action,
+            "--decision",
+            decision,
+        ]);
+    }
+    b.start().await
+}
+
+async fn upstream() -> (TestCa, MockUpstream) {
+    let ca = TestCa::new();
+    let up = MockUpstream::start(&ca, UpstreamOptions::default()).await;
+    (ca, up)
+}
+
+fn param<'a>(record: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    record["params"]
+        .as_array()?
+        .iter()
+        .find(|p| p["name"] == name)
+        .map(|p| &p["value"])
+}
+
+fn find<'a>(audit: &'a [serde_json::Value], action: &str) -> &'a serde_json::Value {
+    audit
+        .iter()
+        .find(|r| r["action"] == action)
+        .unwrap_or_else(|| panic!("no audit record for {action}: {audit:#?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stripe_sdk() {
+    const SECRET: &str = "sk_test_e2eStripeSecret9f1";
+    let (ca, up) = upstream().await;
+    let g = gateway_for(
+        &ca,
+        &up,
+        "api.stripe.com",
+        &["connector", "add", "stripe", "--token", SECRET],
+        &[
+            ("stripe.charge.create", "allow"),
+            ("stripe.refund.create", "deny"),
+        ],
+    )
+    .await;
+    let script = r#"
+import os, stripe
+key = os.environ["STRIPE_API_KEY"]
+assert key.startswith("tf-placeholder-"), key
+stripe.api_key = key
+stripe.max_network_retries = 0
+charge = stripe.Charge.create(amount=2000, currency="usd", customer="cus_123")
+print("charge", charge["id"])
+try:
+    stripe.Refund.create(charge="ch_1", amount=500)
+    print("refund allowed")
+except Exception as e:
+    print("refund denied", type(e).__name__, e.http_status)
+"#;
+    let out = g.run_agent("Agent", &["python3", "-c", script]).await.ok();
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        ["charge obj_1", "refund denied PermissionError 403"],
+        "{out:?}"
+    );
+    let charges = up.requests_to("/v1/charges");
+    assert_eq!(charges.len(), 1);
+    assert_eq!(
+        charges[0].header("authorization"),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
+    assert!(String::from_utf8_lossy(&charges[0].body).contains("amount=2000"));
+    assert!(
+        up.requests_to("/v1/refunds").is_empty(),
+        "a denied refund never leaves"
+    );
+    let audit = g.audit().await;
+    let charge = find(&audit, "stripe.charge.create");
+    assert_eq!(charge["decision"], "allowed");
+    assert_eq!(param(charge, "amount"), Some(&serde_json::json!(2000)));
+    assert_eq!(param(charge, "currency"), Some(&serde_json::json!("usd")));
+    assert_eq!(
+        param(charge, "customer"),
+        Some(&serde_json::json!("cus_123"))
+    );
+    assert_eq!(
+        find(&audit, "stripe.refund.create")["reason"],
+        "permission_denied"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_sdk() {
+    const SECRET: &str = "xoxb-e2e-slack-secret-41";
+    let (ca, up) = upstream().await;
+    let g = gateway_for(
+        &ca,
+        &up,
+        "slack.com",
+        &["connector", "add", "slack", "--token", SECRET],
+        &[
+            ("slack.message.send", "allow"),
+            ("slack.channel.archive", "deny"),
+        ],
+    )
+    .await;
+    let script = r#"
+import os
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+client = WebClient(token=os.environ["SLACK_BOT_TOKEN"])
+print("post", client.chat_postMessage(channel="C123", text="hello from an agent")["ok"])
+try:
+    client.conversations_archive(channel="C123")
+    print("archive allowed")
+except SlackApiError as e:
+    print("archive denied", e.response.status_code)
+"#;
+    let out = g.run_agent("Agent", &["python3", "-c", script]).await.ok();
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        ["post True", "archive denied 403"],
+        "{out:?}"
+    );
+    let posts = up.requests_to("/api/chat.postMessage");
+    assert_eq!(posts.len(), 1);
+    assert_eq!(
+        posts[0].header("authorization"),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
+    assert!(up.requests_to("/api/conversations.archive").is_empty());
+    let audit = g.audit().await;
+    let post = find(&audit, "slack.message.send");
+    assert_eq!(param(post, "channel"), Some(&serde_json::json!("C123")));
+    assert_eq!(param(post, "text_len"), Some(&serde_json::json!(19)));
+    assert!(
+        !serde_json::to_string(&audit)
+            .unwrap()
+            .contains("hello from an agent"),
+        "message text is not audited"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_sdk_with_a_streamed_chat_completion() {
+    const SECRET: &str = "sk-proj-e2eOpenAiSecret77";
+    let (ca, up) = upstream().await;
+    let g = gateway_for(
+        &ca,
+        &up,
+        "api.openai.com",
+        &["connector", "add", "openai", "--token", SECRET],
+        &[
+            ("openai.chat.create", "allow"),
+            ("openai.file.upload", "deny"),
+        ],
+    )
+    .await;
+    let script = r#"
+from openai import OpenAI
+client = OpenAI(max_retries=0)
+r = client.chat.completions.create(model="gpt-e2e", messages=[{"role": "user", "content": "hi"}], max_completion_tokens=7)
+print("chat", r.id, flush=True)
+for chunk in client.chat.completions.create(model="gpt-e2e", messages=[{"role": "user", "content": "hi"}], stream=True):
+    print("chunk", chunk.choices[0].delta.content, flush=True)
+try:
+    client.files.create(file=("notes.txt", b"secret notes"), purpose="assistants")
+    print("upload allowed")
+except Exception as e:
+    print("upload denied", getattr(e, "status_code", None))
+"#;
+    let mut child = g.spawn_agent("Agent", &["python3", "-u", "-c", script]);
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("agent output in time")
+            .expect("read")
+            .unwrap_or_default()
+    };
+    assert_eq!(next().await, "chat obj_1");
+    // The upstream holds the second chunk until the agent has shown the first.
+    assert_eq!(
+        next().await,
+        "chunk Hel",
+        "the first chunk arrived while the stream was open"
+    );
+    up.release_sse();
+    assert_eq!(next().await, "chunk lo");
+    assert_eq!(next().await, "upload denied 403");
+    assert_eq!(child.wait().await.expect("wait").code(), Some(0));
+
+    let chats = up.requests_to("/v1/chat/completions");
+    assert_eq!(chats.len(), 2);
+    for c in &chats {
+        assert_eq!(
+            c.header("authorization"),
+            Some(format!("Bearer {SECRET}").as_str())
+        );
+    }
+    assert!(up.requests_to("/v1/files").is_empty());
+    let audit = g.audit().await;
+    let chats: Vec<_> = audit
+        .iter()
+        .filter(|r| r["action"] == "openai.chat.create")
+        .collect();
+    assert_eq!(chats.len(), 2, "{audit:#?}");
+    assert_eq!(
+        param(chats[0], "model"),
+        Some(&serde_json::json!("gpt-e2e"))
+    );
+    assert_eq!(
+        param(chats[0], "max_completion_tokens"),
+        Some(&serde_json::json!(7))
+    );
+    assert_eq!(param(chats[1], "stream"), Some(&serde_json::json!(true)));
+    assert_eq!(find(&audit, "openai.file.upload")["decision"], "denied");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anthropic_sdk() {
+    const SECRET: &str = "sk-ant-e2eAnthropicSecret3";
+    let (ca, up) = upstream().await;
+    let g = gateway_for(
+        &ca,
+        &up,
+        "api.anthropic.com",
+        &["connector", "add", "anthropic", "--token", SECRET],
+        &[("anthropic.message.create", "allow")],
+    )
+    .await;
+    let script = r#"
+import anthropic
+client = anthropic.Anthropic(max_retries=0)
+m = client.messages.create(model="claude-e2e", max_tokens=16, messages=[{"role": "user", "content": "hi"}])
+print("message", m.id)
+try:
+    client.models.list()
+    print("models allowed")
+except anthropic.PermissionDeniedError as e:
+    print("models denied", e.status_code)
+"#;
+    let out = g.run_agent("Agent", &["python3", "-c", script]).await.ok();
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        ["message obj_1", "models denied 403"],
+        "{out:?}"
+    );
+    let messages = up.requests_to("/v1/messages");
+    assert_eq!(messages.len(), 1);
+    assert_eq!(
+        messages[0].header("x-api-key"),
+        Some(SECRET),
+        "credential placed in x-api-key"
+    );
+    assert!(
+        messages[0].header("anthropic-version").is_some(),
+        "the SDK's version header passes through"
+    );
+    assert!(up.requests_to("/v1/models").is_empty());
+    let audit = g.audit().await;
+    let m = find(&audit, "anthropic.message.create");
+    assert_eq!(param(m, "model"), Some(&serde_json::json!("claude-e2e")));
+    assert_eq!(param(m, "max_tokens"), Some(&serde_json::json!(16)));
+    assert_eq!(
+        find(&audit, "anthropic.model.list")["reason"],
+        "no_permission"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_connector_places_a_custom_header() {
+    let (ca, up) = upstream().await;
+    let g = gateway_for(
+        &ca,
+        &up,
+        "hooks.example.com",
+        &[
+            "connector",
+            "add",
+            "webhook",
+            "--domains",
+            "hooks.example.com",
+            "--header",
+            "X-Hook-Key",
+            "--template",
+            "{secret}",
+            "--token",
+            "hook-secret-e2e-5",
+        ],
+        &[("webhook.post", "allow")],
+    )
+    .await;
+    let out = g
+        .run_agent(
+            "Agent",
+            &["sh", "-c", "curl -sS -o /dev/null -w '%{http_code} ' -d x=1 https://hooks.example.com/deploy; curl -sS -o /dev/null -w '%{http_code}' -X DELETE https://hooks.example.com/deploy"],
+        )
+        .await
+        .ok();
+    assert_eq!(out.stdout, "200 403", "{}", g.logs());
+    let hooks = up.requests_to("/deploy");
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(hooks[0].header("x-hook-key"), Some("hook-secret-e2e-5"));
+}
