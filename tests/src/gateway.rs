@@ -82,6 +82,12 @@ impl GatewayBuilder {
         self
     }
 
+    /// Sends `host:443` to a local port (a server the harness does not own).
+    pub fn route_port(mut self, host: &str, port: u16) -> Self {
+        self.connect_to.push(format!("{host}:443:127.0.0.1:{port}"));
+        self
+    }
+
     /// Trusts the test CA for upstream connections (`--upstream-ca`).
     pub fn upstream_ca(mut self, ca: &TestCa) -> Self {
         self.upstream_ca_pem = Some(ca.cert_pem.clone());

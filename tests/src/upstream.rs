@@ -50,6 +50,16 @@ impl TestCa {
         }
     }
 
+    /// A leaf certificate and its key for `names`, as PEM, for servers the
+    /// harness does not run itself (e.g. a Python MCP server).
+    pub fn leaf_pem(&self, names: &[&str]) -> (String, String) {
+        let key = KeyPair::generate().expect("leaf key");
+        let names: Vec<String> = names.iter().map(|s| (*s).to_owned()).collect();
+        let params = CertificateParams::new(names).expect("leaf params");
+        let cert = params.signed_by(&key, &self.issuer).expect("sign leaf");
+        (cert.pem(), key.serialize_pem())
+    }
+
     /// A server config for `names`, offering h2 only if `h2`.
     pub fn server_config(&self, names: &[&str], h2: bool) -> Arc<ServerConfig> {
         let key = KeyPair::generate().expect("leaf key");

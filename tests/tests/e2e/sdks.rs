@@ -335,3 +335,167 @@ async fn webhook_connector_places_a_custom_header() {
     assert_eq!(hooks.len(), 1);
     assert_eq!(hooks[0].header("x-hook-key"), Some("hook-secret-e2e-5"));
 }
+
+/// A real MCP server (the `mcp` package, Streamable HTTP over TLS) that
+/// appends every `Authorization` header it receives to a file.
+const MCP_SERVER: &str = r#"
+import sys, uvicorn
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+
+port, cert, key, seen = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+server = MCPServer("e2e")
+
+@server.tool()
+def add(a: int, b: int) -> int:
+    """Adds two numbers."""
+    return a + b
+
+@server.tool()
+def deploy(env: str) -> str:
+    """Deploys to an environment."""
+    return "deployed " + env
+
+inner = server.streamable_http_app(
+    host="mcp.example.com",
+    transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+)
+
+async def app(scope, receive, send):
+    if scope["type"] == "http":
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                with open(seen, "a") as f:
+                    f.write(value.decode() + "\n")
+    await inner(scope, receive, send)
+
+uvicorn.run(app, host="127.0.0.1", port=port, ssl_certfile=cert, ssl_keyfile=key, log_level="warning")
+"#;
+
+const MCP_CLIENT: &str = r#"
+import asyncio
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+async def main():
+    async with streamable_http_client("https://mcp.example.com/mcp") as streams:
+        async with ClientSession(streams[0], streams[1]) as session:
+            await session.initialize()
+            tools = await session.list_tools()
+            print("tools", ",".join(sorted(t.name for t in tools.tools)), flush=True)
+            result = await session.call_tool("add", {"a": 2, "b": 3})
+            print("add", result.content[0].text, flush=True)
+            try:
+                result = await session.call_tool("deploy", {"env": "prod"}, read_timeout_seconds=20)
+                print("deploy allowed", result.content[0].text, flush=True)
+            except Exception as e:
+                print("deploy denied", flush=True)
+
+asyncio.run(main())
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_sdk_client_against_an_mcp_server() {
+    const SECRET: &str = "mcp-e2e-server-token-8";
+    let ca = TestCa::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = ca.leaf_pem(&["mcp.example.com"]);
+    let path = |n: &str| dir.path().join(n).display().to_string();
+    std::fs::write(path("cert.pem"), cert).expect("cert");
+    std::fs::write(path("key.pem"), key).expect("key");
+    std::fs::write(path("server.py"), MCP_SERVER).expect("server script");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let mut server = tokio::process::Command::new("python3")
+        .args([
+            path("server.py"),
+            port.to_string(),
+            path("cert.pem"),
+            path("key.pem"),
+            path("seen.txt"),
+        ])
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the MCP server");
+    tf_e2e::eventually("the MCP server listens", Duration::from_secs(60), || {
+        std::net::TcpStream::connect(("127.0.0.1", port))
+            .ok()
+            .map(|_| ())
+    })
+    .await;
+
+    let g = Gateway::builder()
+        .route_port("mcp.example.com", port)
+        .upstream_ca(&ca)
+        .setup(&[
+            "connector",
+            "add",
+            "mcp",
+            "--domains",
+            "mcp.example.com",
+            "--token",
+            SECRET,
+        ])
+        .setup(&[
+            "permissions",
+            "set",
+            "--gateway",
+            "Agent",
+            "--connector",
+            "mcp",
+            "--action",
+            "mcp.*",
+            "--decision",
+            "allow",
+        ])
+        .setup(&[
+            "permissions",
+            "set",
+            "--gateway",
+            "Agent",
+            "--connector",
+            "mcp",
+            "--action",
+            "mcp.tools.deploy",
+            "--decision",
+            "deny",
+        ])
+        .start()
+        .await;
+    let out = g.run_agent("Agent", &["python3", "-c", MCP_CLIENT]).await;
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines,
+        ["tools add,deploy", "add 5", "deploy denied"],
+        "{out:?}\n{}",
+        g.logs()
+    );
+
+    let audit = g.audit().await;
+    let add = find(&audit, "mcp.tools.add");
+    assert_eq!(add["decision"], "allowed");
+    assert_eq!(param(add, "tool"), Some(&serde_json::json!("add")));
+    assert_eq!(param(add, "arg.a"), Some(&serde_json::json!(2)));
+    assert_eq!(find(&audit, "mcp.tools.list")["decision"], "allowed");
+    let deploy = find(&audit, "mcp.tools.deploy");
+    assert_eq!(deploy["reason"], "permission_denied");
+    assert_eq!(param(deploy, "arg.env"), Some(&serde_json::json!("prod")));
+
+    let seen = std::fs::read_to_string(path("seen.txt")).unwrap_or_default();
+    assert!(!seen.is_empty(), "the server saw the agent's requests");
+    assert!(
+        seen.lines().all(|l| l == format!("Bearer {SECRET}")),
+        "every request carried the real token: {seen}"
+    );
+    let calls = audit
+        .iter()
+        .filter(|r| r["action"] == "mcp.tools.deploy")
+        .count();
+    assert_eq!(
+        calls, 1,
+        "the denied call was tried once and never forwarded"
+    );
+    let _ = server.kill().await;
+}
