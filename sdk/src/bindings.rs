@@ -84,24 +84,38 @@ impl From<wit::Request> for sdk::Request {
     }
 }
 
+fn params_to_wit(params: Vec<sdk::Param>) -> Vec<wit::Param> {
+    params
+        .into_iter()
+        .map(|p| wit::Param {
+            name: p.name,
+            value: match p.value {
+                sdk::ParamValue::Text(s) => wit::ParamValue::Text(s),
+                sdk::ParamValue::Integer(n) => wit::ParamValue::Integer(n),
+                sdk::ParamValue::Boolean(b) => wit::ParamValue::Boolean(b),
+            },
+        })
+        .collect()
+}
+
 impl From<sdk::Action> for wit::Action {
     fn from(a: sdk::Action) -> Self {
         wit::Action {
             name: a.name,
             resource: a.resource,
-            params: a
-                .params
+            params: params_to_wit(a.params),
+            risk: a.risk.into(),
+            // Parts of parts are not representable; the host refuses them anyway.
+            parts: a
+                .parts
                 .into_iter()
-                .map(|p| wit::Param {
+                .map(|p| wit::ActionPart {
                     name: p.name,
-                    value: match p.value {
-                        sdk::ParamValue::Text(s) => wit::ParamValue::Text(s),
-                        sdk::ParamValue::Integer(n) => wit::ParamValue::Integer(n),
-                        sdk::ParamValue::Boolean(b) => wit::ParamValue::Boolean(b),
-                    },
+                    resource: p.resource,
+                    params: params_to_wit(p.params),
+                    risk: p.risk.into(),
                 })
                 .collect(),
-            risk: a.risk.into(),
         }
     }
 }

@@ -30,7 +30,7 @@
 //!     }
 //!
 //!     fn classify(req: &Request) -> Result<Action, ClassifyError> {
-//!         Ok(Action { name: "echo.any".into(), resource: req.path.clone(), params: vec![], risk: Risk::Low })
+//!         Ok(Action { name: "echo.any".into(), resource: req.path.clone(), params: vec![], risk: Risk::Low, parts: vec![] })
 //!     }
 //! }
 //!

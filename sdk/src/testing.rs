@@ -210,6 +210,7 @@ mod tests {
                 resource: format!("{}{}", req.host, req.path),
                 params: vec![Param::infer("item_id", "12")],
                 risk: Risk::Low,
+                parts: Vec::new(),
             })
         }
     }

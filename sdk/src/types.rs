@@ -234,6 +234,11 @@ pub struct Action {
     pub params: Vec<Param>,
     /// Risk of this action.
     pub risk: Risk,
+    /// For a request carrying several operations (e.g. a JSON-RPC batch):
+    /// each operation's own action. The host decides each part and the most
+    /// restrictive decision applies. Parts have no parts of their own. Empty
+    /// for ordinary requests.
+    pub parts: Vec<Action>,
 }
 
 impl Action {

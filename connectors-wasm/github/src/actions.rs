@@ -124,6 +124,7 @@ pub(crate) fn classify(req: &Request) -> Action {
             resource: path.trim_start_matches('/').into(),
             params: Vec::new(),
             risk: Risk::High,
+            parts: Vec::new(),
         };
     };
     let op = &OPS[m.route as usize];
@@ -144,6 +145,7 @@ pub(crate) fn classify(req: &Request) -> Action {
         resource: resource(path, op),
         params,
         risk,
+        parts: Vec::new(),
     }
 }
 

@@ -125,9 +125,9 @@ pub(crate) fn classify(req: &Request) -> Result<Action, ClassifyError> {
     let mut resource = String::with_capacity(req.host.len() + req.path.len());
     resource.push_str(&req.host);
     resource.push_str(&req.path);
-    let (name, risk, params) = match req.method.as_str() {
-        "GET" => (Cow::Borrowed(STREAM_OPEN), Risk::Low, Vec::new()),
-        "DELETE" => (Cow::Borrowed(SESSION_DELETE), Risk::Low, Vec::new()),
+    let (name, risk, params, parts) = match req.method.as_str() {
+        "GET" => (Cow::Borrowed(STREAM_OPEN), Risk::Low, Vec::new(), Vec::new()),
+        "DELETE" => (Cow::Borrowed(SESSION_DELETE), Risk::Low, Vec::new(), Vec::new()),
         "POST" => classify_body(req.body.as_deref())?,
         other => {
             return Err(ClassifyError::new(
@@ -136,21 +136,36 @@ pub(crate) fn classify(req: &Request) -> Result<Action, ClassifyError> {
             ));
         }
     };
+    let parts = parts
+        .into_iter()
+        .map(|(name, risk, params)| Action {
+            name: name.into_owned(),
+            resource: resource.clone(),
+            params,
+            risk,
+            parts: Vec::new(),
+        })
+        .collect();
     Ok(Action {
         name: name.into_owned(),
         resource,
         params,
         risk,
+        parts,
     })
 }
 
-type Classified = (Cow<'static, str>, Risk, Vec<Param>);
+/// Most messages in one batch (the host's limit on action parts).
+const MAX_BATCH: usize = 64;
+
+type Message = (Cow<'static, str>, Risk, Vec<Param>);
+type Classified = (Cow<'static, str>, Risk, Vec<Param>, Vec<Message>);
 
 fn classify_body(body: Option<&[u8]>) -> Result<Classified, ClassifyError> {
     let body = body.ok_or_else(|| bad_request("POST without a body (or over the host's limit)"))?;
     let text = std::str::from_utf8(body).map_err(|_| bad_request("body is not UTF-8"))?;
     match json::parse(text) {
-        Some(Value::Obj(obj)) => classify_message(obj),
+        Some(Value::Obj(obj)) => classify_message(obj).map(|(n, r, p)| (n, r, p, Vec::new())),
         Some(Value::Arr(arr)) => classify_batch(arr),
         Some(_) => Err(bad_request(
             "body is neither a JSON-RPC message nor a batch",
@@ -159,22 +174,29 @@ fn classify_body(body: Option<&[u8]>) -> Result<Classified, ClassifyError> {
     }
 }
 
-/// A batch: every element classified by [`classify_message`].
+/// A batch: every element classified by [`classify_message`] and returned
+/// as a part, so the host decides each one and applies the most
+/// restrictive decision.
 fn classify_batch(arr: &str) -> Result<Classified, ClassifyError> {
     let mut actions = String::new();
     let mut risk = Risk::Low;
     let mut size = 0i64;
+    let mut parts = Vec::new();
     for element in json::elements(arr) {
         let Value::Obj(obj) = element else {
             return Err(bad_request("batch element is not a JSON-RPC message"));
         };
-        let (name, r, _) = classify_message(obj)?;
+        if parts.len() == MAX_BATCH {
+            return Err(bad_request(format!("batch of more than {MAX_BATCH} messages")));
+        }
+        let (name, r, params) = classify_message(obj)?;
         if size > 0 {
             actions.push(',');
         }
         actions.push_str(&name);
         risk = risk.max(r);
         size += 1;
+        parts.push((name, r, params));
     }
     if size == 0 {
         return Err(bad_request("empty batch"));
@@ -186,7 +208,7 @@ fn classify_batch(arr: &str) -> Result<Classified, ClassifyError> {
             value: ParamValue::Integer(size),
         },
     ];
-    Ok((Cow::Borrowed(BATCH), risk, params))
+    Ok((Cow::Borrowed(BATCH), risk, params, parts))
 }
 
 /// Sets `slot` once; a repeated key is refused, so the gateway and the
@@ -199,7 +221,7 @@ fn once<'a>(slot: &mut Option<Value<'a>>, v: Value<'a>, key: &str) -> Result<(),
 }
 
 /// One JSON-RPC message (an object).
-fn classify_message(obj: &str) -> Result<Classified, ClassifyError> {
+fn classify_message(obj: &str) -> Result<Message, ClassifyError> {
     let (mut jsonrpc, mut id, mut method, mut params, mut result, mut error) =
         (None, None, None, None, None, None);
     for (raw_key, v) in json::members(obj) {

@@ -90,6 +90,7 @@ pub(crate) fn classify(req: &Request) -> Action {
             resource: req.path.trim_start_matches('/').into(),
             params: Vec::new(),
             risk: Risk::High,
+            parts: Vec::new(),
         };
     };
     let op = &OPS[i];
@@ -108,6 +109,7 @@ pub(crate) fn classify(req: &Request) -> Action {
         resource: resource(&req.path, op),
         params,
         risk: op.risk,
+        parts: Vec::new(),
     }
 }
 

@@ -72,6 +72,7 @@ pub(crate) fn classify(req: &Request) -> Action {
             resource: req.path.trim_start_matches('/').into(),
             params: Vec::new(),
             risk: Risk::High,
+            parts: Vec::new(),
         };
     };
     let op = &OPS[m.route as usize];
@@ -95,6 +96,7 @@ pub(crate) fn classify(req: &Request) -> Action {
         resource: channel.map_or_else(|| op.method.to_string(), Cow::into_owned),
         params,
         risk: op.risk,
+        parts: Vec::new(),
     }
 }
 

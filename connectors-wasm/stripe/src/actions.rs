@@ -82,6 +82,7 @@ pub(crate) fn classify(req: &Request) -> Action {
             resource: path.trim_start_matches('/').into(),
             params: Vec::new(),
             risk: Risk::High,
+            parts: Vec::new(),
         };
     };
     let op = &OPS[m.route as usize];
@@ -105,6 +106,7 @@ pub(crate) fn classify(req: &Request) -> Action {
         resource: resource(path, op),
         params,
         risk: op.risk,
+        parts: Vec::new(),
     }
 }
 

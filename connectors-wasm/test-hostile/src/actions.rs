@@ -42,6 +42,7 @@ fn action(name: &str, resource: String) -> Action {
         resource,
         params: Vec::new(),
         risk: Risk::Low,
+        parts: Vec::new(),
     }
 }
 

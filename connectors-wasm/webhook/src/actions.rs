@@ -98,6 +98,7 @@ pub(crate) fn classify(req: &Request) -> Result<Action, ClassifyError> {
             },
         ],
         risk,
+        parts: Vec::new(),
     })
 }
 

@@ -101,23 +101,37 @@ pub(crate) fn request_to_wit(r: &ConnectorRequest) -> wit::Request {
     }
 }
 
+fn params_from_wit(params: Vec<wit::Param>) -> Vec<Param> {
+    params
+        .into_iter()
+        .map(|p| Param {
+            name: p.name,
+            value: match p.value {
+                wit::ParamValue::Text(s) => ParamValue::Text(s),
+                wit::ParamValue::Integer(i) => ParamValue::Integer(i),
+                wit::ParamValue::Boolean(b) => ParamValue::Boolean(b),
+            },
+        })
+        .collect()
+}
+
 pub(crate) fn action_from_wit(a: wit::Action) -> Action {
     Action {
         name: a.name,
         resource: a.resource,
-        params: a
-            .params
+        params: params_from_wit(a.params),
+        risk: risk(a.risk),
+        parts: a
+            .parts
             .into_iter()
-            .map(|p| Param {
+            .map(|p| Action {
                 name: p.name,
-                value: match p.value {
-                    wit::ParamValue::Text(s) => ParamValue::Text(s),
-                    wit::ParamValue::Integer(i) => ParamValue::Integer(i),
-                    wit::ParamValue::Boolean(b) => ParamValue::Boolean(b),
-                },
+                resource: p.resource,
+                params: params_from_wit(p.params),
+                risk: risk(p.risk),
+                parts: Vec::new(),
             })
             .collect(),
-        risk: risk(a.risk),
     }
 }
 

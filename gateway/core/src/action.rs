@@ -134,6 +134,11 @@ pub struct Action {
     pub resource: String,
     pub params: Vec<Param>,
     pub risk: Risk,
+    /// For a request carrying several operations (a JSON-RPC batch): each
+    /// one's action, decided separately; the most restrictive decision
+    /// applies. Parts have no parts of their own. Empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<Action>,
 }
 
 /// Why an action returned by a connector is not acceptable.
@@ -150,6 +155,7 @@ pub const MAX_ACTION_NAME: usize = 128;
 pub const MAX_RESOURCE: usize = 1024;
 pub const MAX_PARAMS: usize = 64;
 pub const MAX_PARAM_BYTES: usize = 4096;
+pub const MAX_PARTS: usize = 64;
 
 impl Action {
     /// Checks an action returned by the connector described by `d`.
@@ -175,6 +181,15 @@ impl Action {
         }
         if !d.actions.iter().any(|a| a.covers(&self.name)) {
             return Err(InvalidAction::NotInCatalogue(self.name.clone()));
+        }
+        if self.parts.len() > MAX_PARTS {
+            return Err(InvalidAction::TooLarge("parts"));
+        }
+        for part in &self.parts {
+            if !part.parts.is_empty() {
+                return Err(InvalidAction::TooLarge("nested parts"));
+            }
+            part.validate(d)?;
         }
         Ok(())
     }

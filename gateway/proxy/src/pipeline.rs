@@ -505,23 +505,38 @@ fn classify(
 /// Phase authorize: the permission rules decide.
 fn authorize(ctx: &mut RequestCtx, route: &Route, action: &Action) -> Result<(), ProxyError> {
     let gateway = ctx.audit.gateway.as_deref().unwrap_or_default();
-    match ctx
-        .snapshot
-        .permissions
-        .evaluate(gateway, &route.instance, &action.name)
-    {
+    let permissions = &ctx.snapshot.permissions;
+    let decide = |name: &str| match permissions.evaluate(gateway, &route.instance, name) {
         Verdict::Matched(rule) => {
             let reason = format!("rule:{}/{}/{}", rule.gateway, rule.connector, rule.action);
             match rule.decision {
-                Decision::Allow => {
-                    ctx.audit.reason = reason;
-                    Ok(())
-                }
+                Decision::Allow => Ok(reason),
                 Decision::Deny => Err(ProxyError::PermissionDenied(reason)),
             }
         }
         Verdict::NoMatch => Err(ProxyError::NoPermission),
-    }
+    };
+    let reason = if action.parts.is_empty() {
+        decide(&action.name)?
+    } else {
+        // A batch: every part is decided on its own and the most restrictive
+        // decision applies, so one denied part denies the whole request.
+        let mut reasons: Vec<String> = Vec::with_capacity(action.parts.len());
+        for part in &action.parts {
+            let reason = decide(&part.name).map_err(|e| match e {
+                ProxyError::PermissionDenied(r) => {
+                    ProxyError::PermissionDenied(format!("{r} (batch part {})", part.name))
+                }
+                other => other,
+            })?;
+            if !reasons.contains(&reason) {
+                reasons.push(reason);
+            }
+        }
+        reasons.join(";")
+    };
+    ctx.audit.reason = reason;
+    Ok(())
 }
 
 /// Phase inject: replace the agent's placeholder with the real credential.

@@ -220,6 +220,14 @@ fn action(name: &str) -> Action {
             value: tf_core::ParamValue::Integer(7),
         }],
         risk: Risk::Low,
+        parts: Vec::new(),
+    }
+}
+
+fn batch(parts: &[&str]) -> Action {
+    Action {
+        parts: parts.iter().map(|p| action(p)).collect(),
+        ..action("test.batch")
     }
 }
 
@@ -227,6 +235,9 @@ fn classify_path(r: &ConnectorRequest) -> Result<Action, ClassifyError> {
     match r.path.as_str() {
         "/allowed" | "/sse" | "/upload" | "/" => Ok(action("test.read")),
         "/denied" => Ok(action("test.delete")),
+        "/batch-ok" => Ok(batch(&["test.read", "test.read"])),
+        "/batch-mixed" => Ok(batch(&["test.read", "test.delete"])),
+        "/batch-unruled" => Ok(batch(&["test.read", "test.other"])),
         "/nomatch" => Ok(action("test.other")),
         "/reject" => Err(ClassifyError::Rejected {
             code: "unknown-route".into(),
@@ -827,4 +838,40 @@ async fn private_upstreams_are_blocked_without_connect_to() {
     let entries = h.finish().await;
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].outcome, Outcome::Denied);
+}
+
+#[tokio::test]
+async fn a_batch_is_decided_part_by_part_and_the_most_restrictive_decision_applies() {
+    let h = Harness::start(1024).await;
+    let mut c = h.tunnel("api.test:443", "api.test", &[b"http/1.1"]).await;
+    // `test.batch` itself has no rule: only the parts are decided.
+    let ok = c.get("api.test", "/batch-ok").await;
+    assert_eq!(ok.status(), 200);
+    for (path, reason) in [
+        ("/batch-mixed", "permission_denied"),
+        ("/batch-unruled", "no_permission"),
+    ] {
+        let resp = c.get("api.test", path).await;
+        assert_eq!(resp.status(), 403, "{path}");
+        let j = json(resp).await;
+        assert_eq!(j["reason"], reason, "{path}");
+    }
+    assert_eq!(
+        h.seen_paths(),
+        ["/batch-ok"],
+        "denied batches never reach upstream"
+    );
+    drop(c);
+    let entries = h.finish().await;
+    let ok = entries
+        .iter()
+        .find(|e| e.path == "/batch-ok")
+        .expect("audited");
+    assert_eq!(ok.action.as_deref(), Some("test.batch"));
+    assert!(ok.reason.starts_with("rule:"), "{}", ok.reason);
+    let mixed = entries
+        .iter()
+        .find(|e| e.path == "/batch-mixed")
+        .expect("audited");
+    assert_eq!(mixed.reason, "permission_denied");
 }

@@ -499,3 +499,45 @@ async fn mcp_sdk_client_against_an_mcp_server() {
     );
     let _ = server.kill().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_batches_are_decided_message_by_message() {
+    let (ca, up) = upstream().await;
+    let g = gateway_for(
+        &ca,
+        &up,
+        "mcp.example.com",
+        &[
+            "connector",
+            "add",
+            "mcp",
+            "--domains",
+            "mcp.example.com",
+            "--token",
+            "mcp-batch-token",
+        ],
+        &[("mcp.*", "allow"), ("mcp.tools.deploy", "deny")],
+    )
+    .await;
+    let script = r#"
+post() { curl -sS -o /dev/null -w "%{http_code} " -H 'content-type: application/json' -d "$1" "https://mcp.example.com/$2"; }
+post '[{"jsonrpc":"2.0","id":1,"method":"tools/list"},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"add","arguments":{"a":1}}}]' ok
+post '[{"jsonrpc":"2.0","id":1,"method":"tools/list"},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"deploy","arguments":{"env":"prod"}}}]' mixed
+"#;
+    let out = g.run_agent("Agent", &["sh", "-c", script]).await.ok();
+    assert_eq!(out.stdout.trim(), "200 403", "{out:?}");
+    assert_eq!(up.requests_to("/ok").len(), 1);
+    assert!(
+        up.requests_to("/mixed").is_empty(),
+        "one denied message denies the whole batch"
+    );
+    let audit = g.audit().await;
+    let batches: Vec<_> = audit
+        .iter()
+        .filter(|r| r["action"] == "mcp.batch")
+        .collect();
+    assert_eq!(batches.len(), 2, "{audit:#?}");
+    assert_eq!(batches[0]["decision"], "allowed");
+    assert_eq!(batches[1]["decision"], "denied");
+    assert_eq!(batches[1]["reason"], "permission_denied");
+}
