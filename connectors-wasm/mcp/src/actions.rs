@@ -126,8 +126,18 @@ pub(crate) fn classify(req: &Request) -> Result<Action, ClassifyError> {
     resource.push_str(&req.host);
     resource.push_str(&req.path);
     let (name, risk, params, parts) = match req.method.as_str() {
-        "GET" => (Cow::Borrowed(STREAM_OPEN), Risk::Low, Vec::new(), Vec::new()),
-        "DELETE" => (Cow::Borrowed(SESSION_DELETE), Risk::Low, Vec::new(), Vec::new()),
+        "GET" => (
+            Cow::Borrowed(STREAM_OPEN),
+            Risk::Low,
+            Vec::new(),
+            Vec::new(),
+        ),
+        "DELETE" => (
+            Cow::Borrowed(SESSION_DELETE),
+            Risk::Low,
+            Vec::new(),
+            Vec::new(),
+        ),
         "POST" => classify_body(req.body.as_deref())?,
         other => {
             return Err(ClassifyError::new(
@@ -187,7 +197,9 @@ fn classify_batch(arr: &str) -> Result<Classified, ClassifyError> {
             return Err(bad_request("batch element is not a JSON-RPC message"));
         };
         if parts.len() == MAX_BATCH {
-            return Err(bad_request(format!("batch of more than {MAX_BATCH} messages")));
+            return Err(bad_request(format!(
+                "batch of more than {MAX_BATCH} messages"
+            )));
         }
         let (name, r, params) = classify_message(obj)?;
         if size > 0 {

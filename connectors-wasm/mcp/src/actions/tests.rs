@@ -271,9 +271,15 @@ fn a_batch_carries_one_part_per_message_for_the_host_to_decide() {
     let parts: Vec<&str> = a.parts.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(parts, ["mcp.tools.list", "mcp.tools.deploy"]);
     assert!(a.parts.iter().all(|p| p.parts.is_empty()));
-    assert_eq!(a.parts[1].param("arg.env"), Some(&tameflare_sdk::ParamValue::Text("prod".into())));
+    assert_eq!(
+        a.parts[1].param("arg.env"),
+        Some(&tameflare_sdk::ParamValue::Text("prod".into()))
+    );
     assert_eq!(a.risk, a.parts.iter().map(|p| p.risk).max().unwrap());
 
-    let too_many = format!("[{}]", vec![r#"{"jsonrpc":"2.0","method":"ping","id":1}"#; 65].join(","));
+    let too_many = format!(
+        "[{}]",
+        vec![r#"{"jsonrpc":"2.0","method":"ping","id":1}"#; 65].join(",")
+    );
     assert_eq!(classify(&post(&too_many)).unwrap_err().code, "bad_request");
 }
