@@ -178,6 +178,33 @@ pub fn diff(want: &str, got: &str) -> String {
     out
 }
 
+/// Checks a generated source file (e.g. a connector's `src/routes.rs`)
+/// against what its generator produces now. With `UPDATE_ROUTES` set in the
+/// environment it rewrites the file instead; otherwise a difference panics
+/// with the first differing line and the command that regenerates it.
+pub fn check_generated(path: &str, fresh: &str, package: &str) {
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    if std::env::var_os("UPDATE_ROUTES").is_some() {
+        if committed != fresh {
+            std::fs::write(path, fresh).unwrap_or_else(|e| panic!("write {path}: {e}"));
+        }
+        return;
+    }
+    if committed != fresh {
+        let first = committed
+            .lines()
+            .zip(fresh.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| committed.lines().count().min(fresh.lines().count()));
+        panic!(
+            "{path} is stale (first difference at line {}); run `UPDATE_ROUTES=1 cargo test -p {package}`\n  committed: {:?}\n  generated: {:?}",
+            first + 1,
+            committed.lines().nth(first),
+            fresh.lines().nth(first)
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -277,27 +277,7 @@ pub(crate) fn generate(ops: &[SpecOp]) -> String {
 
 #[test]
 fn routes_are_current() {
-    let fresh = generate(&load_spec());
-    let committed = std::fs::read_to_string(ROUTES_RS).unwrap_or_default();
-    if std::env::var_os("UPDATE_ROUTES").is_some() {
-        if committed != fresh {
-            std::fs::write(ROUTES_RS, &fresh).expect("write routes.rs");
-        }
-        return;
-    }
-    if committed != fresh {
-        let first = committed
-            .lines()
-            .zip(fresh.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or_else(|| committed.lines().count().min(fresh.lines().count()));
-        panic!(
-            "src/routes.rs is stale (first difference at line {}); run `UPDATE_ROUTES=1 cargo test -p openai`\n  committed: {:?}\n  generated: {:?}",
-            first + 1,
-            committed.lines().nth(first),
-            fresh.lines().nth(first)
-        );
-    }
+    tameflare_sdk::testing::check_generated(ROUTES_RS, &generate(&load_spec()), "openai");
 }
 
 #[test]
