@@ -69,11 +69,48 @@ pub struct KindInfo {
     pub actions: usize,
 }
 
+/// One component file of `<data>/connectors/` and its load state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentInfo {
+    /// File name, `<name>.wasm`.
+    pub file: String,
+    /// `loaded`, `refused`, `loaded (newer file refused)` or `pending`.
+    pub state: String,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    /// The SDK that built it (`tameflare-sdk 0.1.0`), when it says.
+    pub sdk: Option<String>,
+    pub domains: Vec<String>,
+    pub actions: usize,
+    /// Embedded fixtures that passed at load.
+    pub fixtures: usize,
+    /// Hex SHA-256 of the serving (or, if refused, the refused) bytes.
+    pub sha256: Option<String>,
+    /// Why the latest version of the file was refused.
+    pub last_error: Option<String>,
+    /// Unix ms of the last load or refusal.
+    pub changed_ms: u64,
+}
+
 /// `GET /v1/connectors`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectorList {
     pub connectors: Vec<ConnectorInfo>,
     pub kinds: Vec<KindInfo>,
+    /// Components in `<data>/connectors/`.
+    #[serde(default)]
+    pub components: Vec<ComponentInfo>,
+}
+
+/// `POST /v1/components` query: who installs, and whether the component may
+/// take over domains (or a built-in name) something else serves.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstallQuery {
+    #[serde(default)]
+    pub actor: Option<String>,
+    #[serde(default)]
+    pub take_over: bool,
 }
 
 /// `POST /v1/connectors`: create or replace a connector instance.

@@ -8,7 +8,7 @@
 use tf_core::Rule;
 
 use crate::api::{
-    AddConnector, AuditPage, ConnectorInfo, ConnectorList, GatewayToken, RuleKey, RuleList, Status,
+    AddConnector, AuditPage, ComponentInfo, ConnectorInfo, ConnectorList, GatewayToken, RuleKey, RuleList, Status,
     Verification,
 };
 
@@ -37,6 +37,16 @@ pub trait Control: Send + Sync + 'static {
     fn connectors(&self) -> Result<ConnectorList, ControlError>;
     fn add_connector(&self, request: AddConnector) -> Result<ConnectorInfo, ControlError>;
     fn remove_connector(&self, name: &str) -> Result<(), ControlError>;
+    /// Checks a component (compile, fixtures, collisions), writes it to
+    /// `<data>/connectors/` and serves it.
+    fn install_component(
+        &self,
+        wasm: &[u8],
+        actor: &str,
+        take_over: bool,
+    ) -> Result<ComponentInfo, ControlError>;
+    /// Removes component `<name>.wasm`; its domains are denied again.
+    fn uninstall_component(&self, name: &str, actor: &str) -> Result<(), ControlError>;
     fn rules(&self) -> Result<RuleList, ControlError>;
     fn set_rule(&self, rule: Rule) -> Result<(), ControlError>;
     fn remove_rule(&self, key: &RuleKey) -> Result<(), ControlError>;

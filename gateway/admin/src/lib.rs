@@ -30,7 +30,9 @@ use tokio::net::TcpListener;
 
 pub use control::{Control, ControlError};
 
-use api::{AddConnector, AuditQuery, EnsureGateway, ErrorBody, MAX_AUDIT_PAGE, RuleKey};
+use api::{
+    AddConnector, AuditQuery, EnsureGateway, ErrorBody, InstallQuery, MAX_AUDIT_PAGE, RuleKey,
+};
 
 /// Why an admin request failed at the HTTP layer.
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +165,33 @@ async fn remove_connector(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Largest component accepted over the API (the host's own limit is 64 MiB).
+const MAX_COMPONENT_UPLOAD: usize = 64 << 20;
+
+/// `POST /v1/components?actor=…&take_over=…`, body: the component bytes.
+async fn install_component(
+    State(s): State<AppState>,
+    query: Result<Query<InstallQuery>, QueryRejection>,
+    wasm: axum::body::Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let actor = q.actor.unwrap_or_else(|| "admin API".to_owned());
+    let info = call(&s, move |c| c.install_component(&wasm, &actor, q.take_over)).await?;
+    Ok((StatusCode::CREATED, Json(info)))
+}
+
+/// `DELETE /v1/components/{name}?actor=…`.
+async fn uninstall_component(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    query: Result<Query<InstallQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let actor = q.actor.unwrap_or_else(|| "admin API".to_owned());
+    call(&s, move |c| c.uninstall_component(&name, &actor)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 async fn list_rules(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(call(&s, |c| c.rules()).await?))
 }
@@ -223,6 +252,13 @@ pub fn router(control: Arc<dyn Control>, token: impl Into<Arc<str>>) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/connectors", get(list_connectors).post(add_connector))
         .route("/v1/connectors/{name}", delete(remove_connector))
+        .route(
+            "/v1/components",
+            post(install_component).layer(axum::extract::DefaultBodyLimit::max(
+                MAX_COMPONENT_UPLOAD,
+            )),
+        )
+        .route("/v1/components/{name}", delete(uninstall_component))
         .route(
             "/v1/permissions",
             get(list_rules).post(set_rule).delete(remove_rule),

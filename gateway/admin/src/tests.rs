@@ -36,6 +36,7 @@ impl Control for Fake {
         Ok(ConnectorList {
             connectors: vec![],
             kinds: vec![],
+            components: vec![],
         })
     }
     fn add_connector(&self, request: AddConnector) -> Result<ConnectorInfo, ControlError> {
@@ -60,6 +61,20 @@ impl Control for Fake {
     }
     fn remove_connector(&self, name: &str) -> Result<(), ControlError> {
         Err(ControlError::NotFound(format!("no connector named {name}")))
+    }
+    fn install_component(
+        &self,
+        wasm: &[u8],
+        actor: &str,
+        _take_over: bool,
+    ) -> Result<api::ComponentInfo, ControlError> {
+        Err(ControlError::Invalid(format!(
+            "{} bytes from {actor} refused",
+            wasm.len()
+        )))
+    }
+    fn uninstall_component(&self, name: &str, _actor: &str) -> Result<(), ControlError> {
+        Err(ControlError::NotFound(format!("no component {name}")))
     }
     fn rules(&self) -> Result<RuleList, ControlError> {
         Ok(RuleList {

@@ -87,6 +87,71 @@ pub(crate) enum ConnectorCommand {
         /// The instance name.
         name: String,
     },
+    /// Scaffold a new connector crate (Rust, on the TameFlare SDK).
+    New(ConnectorNewArgs),
+    /// Build the connector crate in the current directory into a component,
+    /// with its fixtures embedded.
+    Build(ConnectorBuildArgs),
+    /// Run fixtures against a built component in the real connector host.
+    Test(ConnectorTestArgs),
+    /// Install a component: checked, copied into <data>/connectors/, and
+    /// served by the running gateway at once.
+    Install(ConnectorInstallArgs),
+    /// Remove an installed component; its domains are denied again.
+    Uninstall {
+        /// The connector name (its file is <data>/connectors/NAME.wasm).
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConnectorNewArgs {
+    /// Connector name: lowercase letters, digits, `-` and `_`, starting with a letter.
+    pub(crate) name: String,
+    /// The API's host names, comma separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub(crate) domains: Vec<String>,
+    /// Where to create the crate (default: ./NAME).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: Option<PathBuf>,
+    /// The tameflare-sdk crate to depend on (default: the SDK this tf was built with).
+    #[arg(long, env = "TF_SDK_PATH", value_name = "DIR")]
+    pub(crate) sdk: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConnectorBuildArgs {
+    /// The connector crate (default: the current directory).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub(crate) path: PathBuf,
+    /// Embed an already built component instead of running cargo.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) component: Option<PathBuf>,
+    /// Fixture directory to embed (default: DIR/fixtures; every *.jsonl).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) fixtures: Option<PathBuf>,
+    /// Write the component here instead of in place.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConnectorTestArgs {
+    /// The component (.wasm).
+    pub(crate) file: PathBuf,
+    /// Fixture directory (every *.jsonl) or file; default: the embedded fixtures.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) fixtures: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConnectorInstallArgs {
+    /// The component (.wasm).
+    pub(crate) file: PathBuf,
+    /// Allow it to take over domains another connector serves, or to replace
+    /// a built-in connector of the same name.
+    #[arg(long)]
+    pub(crate) take_over: bool,
 }
 
 #[derive(Debug, Args)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use tf_admin::api::{
-    AddConnector, AuditPage, ConnectorInfo, ConnectorList, EnsureGateway, GatewayToken, RuleKey,
+    AddConnector, AuditPage, ComponentInfo, ConnectorInfo, ConnectorList, EnsureGateway, GatewayToken, RuleKey,
     RuleList, Status, Verification,
 };
 use tf_admin::{Control, ControlError};
@@ -111,6 +111,45 @@ impl Backend {
             Backend::Local(s) => {
                 let name = name.to_owned();
                 local(s, move |s| s.remove_connector(&name)).await
+            }
+        }
+    }
+
+    /// Installs a component into `<data>/connectors/`; `actor` names who.
+    pub(crate) async fn install_component(
+        &self,
+        wasm: Vec<u8>,
+        actor: &str,
+        take_over: bool,
+    ) -> anyhow::Result<ComponentInfo> {
+        match self {
+            Backend::Remote { client, .. } => {
+                let path = format!(
+                    "/v1/components?actor={}&take_over={take_over}",
+                    segment(actor)
+                );
+                client.post_bytes(&path, wasm).await
+            }
+            Backend::Local(s) => {
+                let actor = actor.to_owned();
+                local(s, move |s| s.install_component(&wasm, &actor, take_over)).await
+            }
+        }
+    }
+
+    pub(crate) async fn uninstall_component(&self, name: &str, actor: &str) -> anyhow::Result<()> {
+        match self {
+            Backend::Remote { client, .. } => {
+                let path = format!(
+                    "/v1/components/{}?actor={}",
+                    segment(name),
+                    segment(actor)
+                );
+                client.delete::<()>(&path, None).await
+            }
+            Backend::Local(s) => {
+                let (name, actor) = (name.to_owned(), actor.to_owned());
+                local(s, move |s| s.uninstall_component(&name, &actor)).await
             }
         }
     }

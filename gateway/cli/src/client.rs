@@ -61,7 +61,12 @@ impl AdminClient {
                     format!("Bearer {}", self.token),
                 );
             if body.is_some() {
-                req = req.header(hyper::header::CONTENT_TYPE, "application/json");
+                let kind = if path.starts_with("/v1/components") {
+                    "application/wasm"
+                } else {
+                    "application/json"
+                };
+                req = req.header(hyper::header::CONTENT_TYPE, kind);
             }
             let req = req.body(Full::new(Bytes::from(body.unwrap_or_default())))?;
             let resp = sender.send_request(req).await?;
@@ -82,7 +87,17 @@ impl AdminClient {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> anyhow::Result<T> {
-        let (status, bytes) = self.send(method, path, body, CALL_TIMEOUT).await?;
+        self.call_within(method, path, body, CALL_TIMEOUT).await
+    }
+
+    async fn call_within<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        timeout: Duration,
+    ) -> anyhow::Result<T> {
+        let (status, bytes) = self.send(method, path, body, timeout).await?;
         if !status.is_success() {
             return Err(error_from(status, &bytes));
         }
@@ -108,6 +123,16 @@ impl AdminClient {
         body: &B,
     ) -> anyhow::Result<T> {
         self.call(Method::POST, path, Some(serde_json::to_vec(body)?))
+            .await
+    }
+
+    /// Posts raw bytes (a component); compiling one may take a while.
+    pub(crate) async fn post_bytes<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<T> {
+        self.call_within(Method::POST, path, Some(body), Duration::from_secs(120))
             .await
     }
 

@@ -162,13 +162,96 @@ pub(crate) async fn connector(dd: &DataDir, cmd: ConnectorCommand) -> anyhow::Re
                 .map(|k| format!("{} {}", k.kind, k.version))
                 .collect();
             out!("available kinds: {}", kinds.join(", "));
+            if !list.components.is_empty() {
+                out!("");
+                out!(
+                    "{:<20} {:<14} {:<16} {:<8} {:<20} {:<7} {:<14} DOMAINS",
+                    "COMPONENT",
+                    "STATE",
+                    "NAME",
+                    "VERSION",
+                    "SDK",
+                    "ACTIONS",
+                    "SHA256"
+                );
+                for c in &list.components {
+                    out!(
+                        "{:<20} {:<14} {:<16} {:<8} {:<20} {:<7} {:<14} {}",
+                        c.file,
+                        c.state,
+                        c.name.as_deref().unwrap_or("-"),
+                        c.version.as_deref().unwrap_or("-"),
+                        c.sdk.as_deref().unwrap_or("-"),
+                        c.actions,
+                        c.sha256.as_deref().map_or("-", |h| &h[..h.len().min(12)]),
+                        if c.domains.is_empty() {
+                            "-".to_owned()
+                        } else {
+                            c.domains.join(",")
+                        },
+                    );
+                    if let Some(e) = &c.last_error {
+                        out!("  last error: {e}");
+                    }
+                }
+            }
         }
         ConnectorCommand::Remove { name } => {
             backend.remove_connector(&name).await?;
             out!("connector {name} removed (its credential too)");
         }
+        ConnectorCommand::Install(args) => {
+            let wasm = std::fs::read(&args.file)
+                .with_context(|| format!("cannot read {}", args.file.display()))?;
+            let info = backend
+                .install_component(wasm, &actor("tf connector install"), args.take_over)
+                .await?;
+            out!(
+                "installed {} {} from {} ({} actions, {} fixtures passed, sha256 {}); serves {}",
+                info.name.as_deref().unwrap_or("?"),
+                info.version.as_deref().unwrap_or("?"),
+                info.file,
+                info.actions,
+                info.fixtures,
+                info.sha256.as_deref().unwrap_or("?"),
+                if info.domains.is_empty() {
+                    "no domains of its own (add an instance with `tf connector add NAME --domains …`)".to_owned()
+                } else {
+                    info.domains.join(", ")
+                },
+            );
+            if !backend.is_remote() {
+                out!("no gateway runs; it serves when one starts (`tf serve` or `tf run`)");
+            }
+        }
+        ConnectorCommand::Uninstall { name } => {
+            backend
+                .uninstall_component(&name, &actor("tf connector uninstall"))
+                .await?;
+            out!("component {name}.wasm removed; its domains are denied again");
+        }
+        ConnectorCommand::New(_) | ConnectorCommand::Build(_) | ConnectorCommand::Test(_) => {
+            unreachable!("dispatched before the data dir is opened")
+        }
     }
     Ok(())
+}
+
+/// Who runs this command, for the audit trail: the login name and uid.
+fn actor(via: &str) -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown user".to_owned());
+    // The uid from /proc (no libc needed).
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|v| v.split_whitespace().next().map(str::to_owned))
+        })
+        .unwrap_or_else(|| "?".to_owned());
+    format!("{user} (uid {uid}) via {via}")
 }
 
 fn key(k: RuleKeyArgs) -> RuleKey {

@@ -17,13 +17,13 @@ use tokio::task::JoinHandle;
 
 use crate::args::ProxyFlags;
 use crate::datadir::{DataDir, RuntimeInfo};
-use crate::service::Service;
+use crate::service::{Service, Watcher};
 use crate::snapshot::Kind;
 
-/// Loads the built-in connectors, then `<data>/connectors/*.wasm` (which
-/// may replace a built-in of the same name). Compiled artifacts are cached in
-/// `<data>/cache`.
-pub(crate) fn load_kinds(dd: &DataDir) -> anyhow::Result<(Host, BTreeMap<String, Kind>)> {
+/// Starts the connector engine (compiled artifacts cached in
+/// `<data>/cache`) and loads the built-in connectors. Components in
+/// `<data>/connectors/` are the service's (see `service/components.rs`).
+pub(crate) fn load_builtins(dd: &DataDir) -> anyhow::Result<(Host, BTreeMap<String, Kind>)> {
     let host = Host::new(HostConfig::default(), Some(dd.cache_dir()?))
         .context("cannot start the connector engine")?;
     let mut kinds = BTreeMap::new();
@@ -44,27 +44,6 @@ pub(crate) fn load_kinds(dd: &DataDir) -> anyhow::Result<(Host, BTreeMap<String,
                 error = %e,
                 "the built-in connector does not load; this tf build is broken, requests to its domains are denied"
             ),
-        }
-    }
-    for (file, loaded) in host.load_dir(&dd.connectors_dir()?) {
-        match loaded {
-            Ok(connector) => {
-                let name = connector.descriptor().name.clone();
-                if kinds.contains_key(&name) {
-                    tracing::info!(%file, kind = %name, "a component in connectors/ replaces the built-in connector");
-                }
-                tracing::info!(%file, kind = %name, version = %connector.descriptor().version, "connector loaded");
-                kinds.insert(
-                    name,
-                    Kind {
-                        descriptor: Arc::clone(connector.descriptor()),
-                        classifier: connector,
-                    },
-                );
-            }
-            Err(e) => {
-                tracing::warn!(%file, error = %e, "connector not loaded; fix or remove the file");
-            }
         }
     }
     Ok((host, kinds))
@@ -94,11 +73,12 @@ pub(crate) fn open_local(dd: &DataDir) -> anyhow::Result<Arc<Service>> {
                 .with_context(|| format!("cannot open the database in {}", dd.path().display()));
         }
     };
-    let (host, kinds) = load_kinds(dd)?;
+    let (host, kinds) = load_builtins(dd)?;
     let vault = Arc::new(Vault::new(dd.master_key()?));
     let (_ca, ca_pem) = dd.ca()?;
     let service = Service::new(
         Some(host),
+        Some(dd.connectors_dir()?),
         store,
         kinds,
         vault,
@@ -125,6 +105,7 @@ pub(crate) struct RunningGateway {
     proxy_task: JoinHandle<()>,
     admin_task: JoinHandle<std::io::Result<()>>,
     audit: AuditHandle,
+    watcher: Watcher,
 }
 
 fn proxy_config(flags: &ProxyFlags) -> anyhow::Result<tf_proxy::ProxyConfig> {
@@ -183,6 +164,8 @@ impl RunningGateway {
         let proxy_task = tokio::spawn(tf_proxy::serve(proxy_listener, proxy, stopped(rx.clone())));
         let router = tf_admin::router(service.clone(), dd.admin_token()?);
         let admin_task = tokio::spawn(tf_admin::serve(admin_listener, router, stopped(rx)));
+        let watcher = Watcher::start(Arc::clone(&service))
+            .context("cannot start the connectors directory watcher")?;
 
         dd.write_runtime(&RuntimeInfo {
             pid: std::process::id(),
@@ -199,6 +182,7 @@ impl RunningGateway {
             proxy_task,
             admin_task,
             audit,
+            watcher,
         })
     }
 
@@ -206,6 +190,7 @@ impl RunningGateway {
     /// writer and removes `runtime.json`.
     pub(crate) async fn stop(self, dd: &DataDir) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
+        drop(self.watcher);
         if let Err(e) = self.proxy_task.await {
             tracing::error!(error = %e, "proxy task failed");
         }

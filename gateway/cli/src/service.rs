@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use tf_admin::api::{
-    AddConnector, AuditPage, ConnectorInfo, ConnectorList, GatewayToken, KindInfo, RuleKey,
+    AddConnector, AuditPage, ComponentInfo, ConnectorInfo, ConnectorList, GatewayToken, KindInfo, RuleKey,
     RuleList, Status, Verification,
 };
 use tf_admin::{Control, ControlError};
@@ -50,12 +50,20 @@ fn write_err(e: WriteError) -> ControlError {
     }
 }
 
+mod components;
+
+pub(crate) use components::{Scan, Watcher};
+
 /// The control plane over one open store.
 pub(crate) struct Service {
-    /// Keeps the connector engine (and its epoch ticker) alive.
-    _host: Option<tf_connector_host::Host>,
+    /// The connector engine: loads components from `<data>/connectors/`.
+    host: Option<tf_connector_host::Host>,
     store: Store,
-    kinds: BTreeMap<String, Kind>,
+    /// The connectors built into this binary.
+    builtins: BTreeMap<String, Kind>,
+    /// `<data>/connectors/`, watched for components.
+    connectors_dir: Option<cap_std::fs::Dir>,
+    components: Mutex<components::Components>,
     vault: Arc<Vault>,
     snapshot: Arc<ArcSwap<Snapshot>>,
     ca_pem: String,
@@ -70,18 +78,23 @@ pub(crate) struct Service {
 
 impl Service {
     /// Builds the service and its first snapshot.
+    /// With `host` and `connectors_dir`, loads the components there first
+    /// (a bad one is refused and reported; it does not stop the others).
     pub(crate) fn new(
         host: Option<tf_connector_host::Host>,
+        connectors_dir: Option<cap_std::fs::Dir>,
         store: Store,
-        kinds: BTreeMap<String, Kind>,
+        builtins: BTreeMap<String, Kind>,
         vault: Arc<Vault>,
         ca_pem: String,
         data_dir: String,
     ) -> anyhow::Result<Self> {
         let service = Self {
-            _host: host,
+            host,
             store,
-            kinds,
+            builtins,
+            connectors_dir,
+            components: Mutex::new(components::Components::default()),
             vault,
             snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
             ca_pem,
@@ -93,7 +106,20 @@ impl Service {
         };
         let first = service.build_snapshot()?;
         service.snapshot.store(Arc::new(first));
+        service.sync_components(Scan::Immediate);
+        service.forget_vanished_components();
         Ok(service)
+    }
+
+    fn lock_components(&self) -> std::sync::MutexGuard<'_, components::Components> {
+        self.components
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Every loaded kind: the built-ins overlaid with the components.
+    fn kinds(&self) -> BTreeMap<String, Kind> {
+        self.lock_components().kinds(&self.builtins)
     }
 
     pub(crate) fn snapshot(&self) -> Arc<ArcSwap<Snapshot>> {
@@ -131,17 +157,42 @@ impl Service {
             .into_iter()
             .map(|g| (g.name, g.token))
             .collect();
-        let instances: Vec<InstanceConfig> = self
+        let (kinds, file_kinds) = {
+            let comps = self.lock_components();
+            (comps.kinds(&self.builtins), comps.file_kinds())
+        };
+        let take_over: std::collections::BTreeSet<String> = self
+            .store
+            .components()?
+            .into_iter()
+            .filter(|(_, r)| r.take_over)
+            .filter_map(|(f, _)| f.strip_suffix(".wasm").map(str::to_owned))
+            .collect();
+        let mut instances: Vec<InstanceConfig> = self
             .store
             .connectors()?
             .into_iter()
             .map(|c| InstanceConfig {
+                take_over: take_over.contains(&c.kind),
                 name: c.name,
                 kind: c.kind,
                 domains: c.domains,
                 placement: c.placement,
             })
             .collect();
+        // A component with no configured instance serves its own domains
+        // under its own name, without a credential.
+        for kind in file_kinds {
+            if !instances.iter().any(|i| i.kind == kind || i.name == kind) {
+                instances.push(InstanceConfig {
+                    take_over: take_over.contains(&kind),
+                    name: kind.clone(),
+                    kind,
+                    domains: Vec::new(),
+                    placement: None,
+                });
+            }
+        }
         let rules = self.store.rules()?;
         let version = self.version.fetch_add(1, Ordering::Relaxed) + 1;
         let store = &self.store;
@@ -151,7 +202,7 @@ impl Service {
                 version,
                 gateways,
                 instances: &instances,
-                kinds: &self.kinds,
+                kinds: &kinds,
                 rules,
             },
             |instance, placement| -> anyhow::Result<Option<Arc<dyn Injector>>> {
@@ -204,7 +255,8 @@ impl Service {
     }
 
     fn info(&self, c: &ConnectorInstance) -> Result<ConnectorInfo, ControlError> {
-        let kind = self.kinds.get(&c.kind);
+        let kinds = self.kinds();
+        let kind = kinds.get(&c.kind);
         let credential_set = self.store.secret(&c.name).map_err(read_err)?.is_some();
         let (domains, placement) = match kind {
             Some(k) => (
@@ -229,7 +281,7 @@ impl Service {
     }
 
     fn kind_names(&self) -> String {
-        self.kinds.keys().cloned().collect::<Vec<_>>().join(", ")
+        self.kinds().keys().cloned().collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -293,15 +345,26 @@ impl Control for Service {
     }
 
     fn connectors(&self) -> Result<ConnectorList, ControlError> {
-        let connectors = self
-            .store
-            .connectors()
-            .map_err(read_err)?
+        let mut instances = self.store.connectors().map_err(read_err)?;
+        // Components without a configured instance serve under their own name.
+        let file_kinds = self.lock_components().file_kinds();
+        for kind in file_kinds {
+            if !instances.iter().any(|i| i.kind == kind || i.name == kind) {
+                instances.push(ConnectorInstance {
+                    name: kind.clone(),
+                    kind,
+                    domains: Vec::new(),
+                    placement: None,
+                    created_ms: 0,
+                });
+            }
+        }
+        let connectors = instances
             .iter()
             .map(|c| self.info(c))
             .collect::<Result<_, _>>()?;
         let kinds = self
-            .kinds
+            .kinds()
             .iter()
             .map(|(kind, k)| KindInfo {
                 kind: kind.clone(),
@@ -310,11 +373,16 @@ impl Control for Service {
                 actions: k.descriptor.actions.len(),
             })
             .collect();
-        Ok(ConnectorList { connectors, kinds })
+        Ok(ConnectorList {
+            connectors,
+            kinds,
+            components: self.component_infos(),
+        })
     }
 
     fn add_connector(&self, request: AddConnector) -> Result<ConnectorInfo, ControlError> {
-        let Some(kind) = self.kinds.get(&request.kind) else {
+        let kinds = self.kinds();
+        let Some(kind) = kinds.get(&request.kind) else {
             return Err(ControlError::Invalid(format!(
                 "unknown connector kind {:?}; known kinds: {} (put a component in <data dir>/connectors/ to add one)",
                 request.kind,
@@ -359,7 +427,7 @@ impl Control for Service {
         let _guard = self.lock()?;
         let existing = self.store.connectors().map_err(read_err)?;
         for other in existing.iter().filter(|c| c.name != name) {
-            let theirs = match self.kinds.get(&other.kind) {
+            let theirs = match kinds.get(&other.kind) {
                 Some(k) => snapshot::effective_domains(&other.domains, &k.descriptor),
                 None => other.domains.clone(),
             };
@@ -400,6 +468,19 @@ impl Control for Service {
             )));
         }
         self.refresh()
+    }
+
+    fn install_component(
+        &self,
+        wasm: &[u8],
+        actor: &str,
+        take_over: bool,
+    ) -> Result<ComponentInfo, ControlError> {
+        Service::install_component(self, wasm, actor, take_over)
+    }
+
+    fn uninstall_component(&self, name: &str, actor: &str) -> Result<(), ControlError> {
+        Service::uninstall_component(self, name, actor)
     }
 
     fn rules(&self) -> Result<RuleList, ControlError> {

@@ -24,6 +24,9 @@ pub(crate) struct InstanceConfig {
     pub(crate) kind: String,
     pub(crate) domains: Vec<String>,
     pub(crate) placement: Option<Placement>,
+    /// Allowed (by `tf connector install --take-over`) to take domains that
+    /// another instance serves.
+    pub(crate) take_over: bool,
 }
 
 /// The domains an instance serves: its own, else its connector's.
@@ -70,7 +73,13 @@ pub(crate) fn build(
         .collect();
 
     let mut routes: HashMap<String, Arc<Route>> = HashMap::new();
-    for instance in input.instances {
+    // Instances allowed to take over go last, so they win their domains.
+    let ordered = input
+        .instances
+        .iter()
+        .filter(|i| !i.take_over)
+        .chain(input.instances.iter().filter(|i| i.take_over));
+    for instance in ordered {
         let Some(kind) = input.kinds.get(&instance.kind) else {
             // Its component is gone: its domains are unreachable (deny by default).
             tracing::warn!(
@@ -97,6 +106,16 @@ pub(crate) fn build(
         for domain in effective_domains(&instance.domains, &kind.descriptor) {
             let domain = domain.to_ascii_lowercase();
             if let Some(other) = routes.get(&domain) {
+                if instance.take_over && !other.instance.eq(&instance.name) {
+                    tracing::warn!(
+                        %domain,
+                        from = %other.instance,
+                        to = %instance.name,
+                        "domain taken over (installed with --take-over)"
+                    );
+                    routes.insert(domain, Arc::clone(&route));
+                    continue;
+                }
                 bail!(
                     "domain {domain} is claimed by both {:?} and {:?}; remove one with `tf connector remove`",
                     other.instance,

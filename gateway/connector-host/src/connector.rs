@@ -1,6 +1,7 @@
 //! A loaded [`Connector`]: its descriptor, a pool of warm instances, and
 //! `classify` under a deadline and a memory limit.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tf_core::{Action, Classifier, ClassifyError, ConnectorRequest, Descriptor};
@@ -31,6 +32,8 @@ pub struct Connector {
     descriptor: Arc<Descriptor>,
     sha256_hex: String,
     from_cache: bool,
+    sdk: Option<String>,
+    fixtures_passed: AtomicUsize,
     log: Arc<GuestLog>,
     pool: Mutex<Vec<Slot>>,
 }
@@ -71,6 +74,7 @@ impl Connector {
         pre: bindings::ConnectorPre<StoreState>,
         sha256_hex: String,
         from_cache: bool,
+        sdk: Option<String>,
     ) -> Result<Arc<Connector>, LoadError> {
         let config = &shared.config;
         // `describe` runs in a throwaway instance labelled by hash: the name
@@ -112,6 +116,8 @@ impl Connector {
             descriptor: Arc::new(descriptor),
             sha256_hex,
             from_cache,
+            sdk,
+            fixtures_passed: AtomicUsize::new(0),
             log,
             pool: Mutex::new(Vec::new()),
         }))
@@ -125,6 +131,21 @@ impl Connector {
     /// Lower-case hex sha256 of the component's bytes.
     pub fn sha256_hex(&self) -> &str {
         &self.sha256_hex
+    }
+
+    /// The SDK that built the component (its `tameflare:sdk` section), e.g.
+    /// `tameflare-sdk 0.1.0`; `None` when it carries none.
+    pub fn sdk(&self) -> Option<&str> {
+        self.sdk.as_deref()
+    }
+
+    /// How many embedded fixtures passed at load (0 when it has none).
+    pub fn fixtures_passed(&self) -> usize {
+        self.fixtures_passed.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_fixtures_passed(&self, n: usize) {
+        self.fixtures_passed.store(n, Ordering::Relaxed);
     }
 
     /// True when the compiled code came from the artifact cache.

@@ -15,7 +15,9 @@ use crate::cache::{Cache, CacheMiss, Sha256Hasher};
 use crate::config::HostConfig;
 use crate::connector::Connector;
 use crate::descriptor::DescriptorError;
+use crate::fixtures::{self, FixtureError, FixtureReport};
 use crate::imports::{self, ForbiddenImports};
+use crate::metadata::{self, MetadataError};
 use crate::state::StoreState;
 
 /// Largest component accepted.
@@ -59,6 +61,12 @@ pub enum LoadError {
     Describe(String),
     #[error("invalid descriptor: {0}")]
     Descriptor(#[from] DescriptorError),
+    #[error("{0}")]
+    Metadata(#[from] MetadataError),
+    #[error("the connector's embedded fixtures are unreadable: {0}")]
+    FixturesUnreadable(#[from] FixtureError),
+    #[error("the connector fails its own fixtures: {0}")]
+    Fixtures(FixtureReport),
 }
 
 /// State shared by the host and every connector it loaded. The epoch ticker
@@ -200,8 +208,11 @@ impl Host {
         &self.shared.config
     }
 
-    /// Loads one component: format check, compile (or cache), import
-    /// allowlist, pre-instantiation, `describe()` and its validation.
+    /// Loads one component: format and framing check (a truncated file is
+    /// named as such), compile (or cache), import allowlist,
+    /// pre-instantiation, `describe()` and its validation, then the
+    /// component's embedded fixtures: a connector that fails its own
+    /// fixtures is refused.
     pub fn load(&self, wasm: &[u8]) -> Result<Arc<Connector>, LoadError> {
         let size = wasm.len() as u64;
         if size > MAX_COMPONENT_BYTES {
@@ -211,6 +222,7 @@ impl Host {
             });
         }
         check_header(wasm)?;
+        let meta = metadata::read(wasm)?;
         let sha256: [u8; 32] = Sha256::digest(wasm).into();
         let (component, from_cache) = self.component(wasm, &sha256)?;
         let ty = component.component_type();
@@ -220,12 +232,21 @@ impl Host {
             .map_err(|e| LoadError::Link(format!("{e:#}")))?;
         let pre =
             bindings::ConnectorPre::new(pre).map_err(|e| LoadError::World(format!("{e:#}")))?;
-        Connector::new(
+        let connector = Connector::new(
             Arc::clone(&self.shared),
             pre,
             hex::encode(sha256),
             from_cache,
-        )
+            meta.sdk,
+        )?;
+        if let Some(jsonl) = &meta.fixtures {
+            let report = fixtures::run(&connector, jsonl)?;
+            if !report.passed() {
+                return Err(LoadError::Fixtures(report));
+            }
+            connector.set_fixtures_passed(report.total);
+        }
+        Ok(connector)
     }
 
     fn component(&self, wasm: &[u8], sha256: &[u8; 32]) -> Result<(Component, bool), LoadError> {

@@ -20,6 +20,10 @@
 //! - `bindings.rs`: the one `bindgen!` of `wit/connector.wit`.
 //! - `imports.rs`: the import allowlist.
 //! - `descriptor.rs`: WIT ↔ core conversions and descriptor validation.
+//! - `metadata.rs`: custom sections (SDK version, embedded fixtures) and the
+//!   framing check that names truncated files.
+//! - `fixtures.rs`: fixture files run against a loaded component (at load,
+//!   and for `tf connector test`).
 //! - `cache.rs`: compiled-artifact cache.
 //! - `state.rs`: per-store data (limiter, guest log, captured output).
 //! - `wasi.rs`: the minimal, synchronous WASI surface guests are linked against.
@@ -29,13 +33,17 @@ mod cache;
 mod config;
 mod connector;
 mod descriptor;
+pub mod fixtures;
 mod host;
 mod imports;
+pub mod metadata;
 mod state;
 mod wasi;
 
 pub use config::HostConfig;
 pub use connector::Connector;
 pub use descriptor::DescriptorError;
+pub use fixtures::{FixtureError, FixtureReport};
 pub use host::{Host, HostError, LoadError};
 pub use imports::{ForbiddenImports, ImportError};
+pub use metadata::{ComponentMetadata, MetadataError};

@@ -23,6 +23,8 @@ pub enum Outcome {
     Denied,
     /// Forwarded without inspection (a configured passthrough host).
     Tunneled,
+    /// Not a request: an administrative change (see [`AuditEntry::event`]).
+    Changed,
 }
 
 impl Outcome {
@@ -31,6 +33,7 @@ impl Outcome {
             Outcome::Allowed => "allowed",
             Outcome::Denied => "denied",
             Outcome::Tunneled => "tunneled",
+            Outcome::Changed => "changed",
         }
     }
 }
@@ -63,6 +66,66 @@ pub struct AuditEntry {
     pub latency_us: u64,
     pub bytes_up: u64,
     pub bytes_down: u64,
+    /// Set on administrative records (outcome [`Outcome::Changed`]): what
+    /// changed. Absent on request records, so their hashes are unaffected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<ConnectorEvent>,
+}
+
+/// What happened to a connector component in `<data>/connectors/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectorEventKind {
+    /// A new component was loaded and now serves.
+    Installed,
+    /// A component replaced the previous version of the same file.
+    Replaced,
+    /// The file was removed: its domains are denied again.
+    Removed,
+    /// The file was refused; whatever served before keeps serving.
+    Refused,
+}
+
+impl ConnectorEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectorEventKind::Installed => "installed",
+            ConnectorEventKind::Replaced => "replaced",
+            ConnectorEventKind::Removed => "removed",
+            ConnectorEventKind::Refused => "refused",
+        }
+    }
+}
+
+/// An install, swap, removal or refusal of a connector component.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectorEvent {
+    pub kind: ConnectorEventKind,
+    /// File name in `<data>/connectors/`.
+    pub file: String,
+    /// Connector name and version the component declared, when it loaded.
+    pub name: Option<String>,
+    pub version: Option<String>,
+    /// Hex SHA-256 of the file's bytes (absent for removals of files never read).
+    pub sha256: Option<String>,
+    /// Who made the change, e.g. `alice via tf connector install` or
+    /// `file owner uid 1000`.
+    pub actor: String,
+    /// Why a refused component was refused.
+    pub error: Option<String>,
+}
+
+impl AuditEntry {
+    /// An administrative record for a connector event.
+    pub fn connector_event(time_ms: u64, request_id: RequestId, event: ConnectorEvent) -> Self {
+        let mut entry = AuditEntry::new(time_ms, request_id, "-", "-", "-");
+        entry.outcome = Outcome::Changed;
+        entry.connector = event.name.clone();
+        entry.action = Some(format!("connector.{}", event.kind.as_str()));
+        entry.reason = event.error.clone().unwrap_or_default();
+        entry.event = Some(event);
+        entry
+    }
 }
 
 impl AuditEntry {
@@ -86,6 +149,7 @@ impl AuditEntry {
             latency_us: 0,
             bytes_up: 0,
             bytes_down: 0,
+            event: None,
         }
     }
 }

@@ -229,6 +229,13 @@ impl Store {
         Ok(())
     }
 
+    /// Seals one entry at once, durably, outside the writer thread: for
+    /// the rare administrative events (connector installs and removals),
+    /// which must be on disk before the change is reported done.
+    pub fn append_audit(&self, entry: &AuditEntry) -> Result<(), CommitError> {
+        self.commit_audit(std::slice::from_ref(entry))
+    }
+
     /// Up to `limit` records with a sequence number greater than `seq`, in order.
     pub fn audit_after(&self, seq: u64, limit: usize) -> Result<Vec<AuditRecord>, ReadError> {
         let tx = self.db.begin_read()?;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use tf_core::ids::is_valid_name;
 use tf_core::{Placement, Rule};
 
-use crate::tables::{CONNECTORS, GATEWAYS, META, META_NEXT_RULE_ID, RULES, SECRETS};
+use crate::tables::{COMPONENTS, CONNECTORS, GATEWAYS, META, META_NEXT_RULE_ID, RULES, SECRETS};
 use crate::{ReadError, Store, WriteError, decode, encode};
 
 /// A gateway identity agents authenticate as.
@@ -37,6 +37,24 @@ pub struct ConnectorInstance {
     pub domains: Vec<String>,
     pub placement: Option<Placement>,
     pub created_ms: u64,
+}
+
+/// What the gateway last loaded from one file of `<data>/connectors/`, and
+/// the operator's explicit permission for it to take over domains (or a
+/// built-in connector's name) that something else already serves.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentRecord {
+    /// Connector name the component declared (`None` until one loaded).
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Hex SHA-256 of the loaded bytes.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Set by `tf connector install --take-over`.
+    #[serde(default)]
+    pub take_over: bool,
 }
 
 fn check_name(what: &'static str, name: &str) -> Result<(), WriteError> {
@@ -273,5 +291,40 @@ mod tests {
         ] {
             assert!(!valid_domain(bad), "{bad}");
         }
+    }
+}
+
+impl Store {
+    /// Every component record, by file name.
+    pub fn components(&self) -> Result<Vec<(String, ComponentRecord)>, ReadError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(COMPONENTS)?;
+        table
+            .iter()?
+            .map(|item| {
+                let (k, v) = item?;
+                Ok((k.value().to_owned(), decode("component", k.value(), v.value())?))
+            })
+            .collect()
+    }
+
+    /// Stores (or, with `None`, removes) the record of component file `file`.
+    pub fn put_component(
+        &self,
+        file: &str,
+        record: Option<&ComponentRecord>,
+    ) -> Result<(), WriteError> {
+        self.write(|tx| {
+            let mut table = tx.open_table(COMPONENTS)?;
+            match record {
+                Some(r) => {
+                    table.insert(file, encode(r).as_slice())?;
+                }
+                None => {
+                    table.remove(file)?;
+                }
+            }
+            Ok(())
+        })
     }
 }

@@ -22,12 +22,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use audit::{AuditFlusher, AuditHandle, AuditWriter, DEFAULT_COMMIT_DELAY};
-pub use config::{ConnectorInstance, GatewayRecord};
+pub use config::{ComponentRecord, ConnectorInstance, GatewayRecord};
 pub use error::{
     CommitError, FlushError, OpenError, ReadError, ShutdownError, VerifyError, WriteError,
 };
 
 use tables::{
+    COMPONENTS,
     AUDIT, CONNECTORS, GATEWAYS, META, META_SCHEMA_VERSION, RULES, SCHEMA_VERSION, SECRETS,
 };
 
@@ -95,7 +96,7 @@ impl Store {
         {
             let init = |e: TableError| OpenError::Init(e.into());
             let mut meta = tx.open_table(META).map_err(init)?;
-            for def in [GATEWAYS, CONNECTORS, SECRETS] {
+            for def in [GATEWAYS, CONNECTORS, SECRETS, COMPONENTS] {
                 tx.open_table(def).map_err(init)?;
             }
             tx.open_table(RULES).map_err(init)?;

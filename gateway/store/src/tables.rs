@@ -21,6 +21,11 @@ pub(crate) const GATEWAYS: TableDefinition<&str, &[u8]> = TableDefinition::new("
 /// Connector instance name → [`crate::ConnectorInstance`] JSON.
 pub(crate) const CONNECTORS: TableDefinition<&str, &[u8]> = TableDefinition::new("connectors");
 
+/// Component file name in `<data>/connectors/` → [`crate::ComponentRecord`]
+/// JSON: the last version the gateway loaded (for install/replace/remove
+/// audit events across restarts) and whether it may take over domains.
+pub(crate) const COMPONENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("components");
+
 /// Connector instance name → sealed credential (vault format, opaque here).
 pub(crate) const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("secrets");
 

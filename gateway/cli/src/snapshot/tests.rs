@@ -47,6 +47,7 @@ fn instance(
         kind: kind.into(),
         domains: domains.iter().map(|d| (*d).to_owned()).collect(),
         placement,
+        take_over: false,
     }
 }
 
