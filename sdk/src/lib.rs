@@ -90,9 +90,22 @@ pub fn log(level: Level, message: &str) {
     eprintln!("[{level:?}] {message}");
 }
 
+/// Name of the wasm custom section in which [`export_connector!`] records the
+/// SDK that built a component.
+pub const SDK_SECTION_NAME: &str = "tameflare:sdk";
+
 /// Exports a [`Connector`] implementation as the component's `describe` and
 /// `classify`. Expands to nothing on non-wasm targets, so the same crate
 /// tests natively.
+///
+/// On wasm32 it also records which SDK built the component: a custom section
+/// named [`SDK_SECTION_NAME`] (`tameflare:sdk`) whose payload is the UTF-8
+/// text `tameflare-sdk <SDK_VERSION>`, e.g. `tameflare-sdk 0.1.0`. It is a
+/// `#[used]` static byte array placed with `#[link_section]`, built at compile
+/// time from [`SDK_VERSION`]; it survives `lto` and `strip = true` and lands
+/// in the core module embedded in the final component (the component's
+/// first nested module), where a host can read it without instantiating
+/// anything.
 #[macro_export]
 macro_rules! export_connector {
     ($ty:ty) => {
@@ -100,6 +113,11 @@ macro_rules! export_connector {
         const _: () = {
             type __TameflareAdapter = $crate::bindings::Adapter<$ty>;
             $crate::bindings::__export_connector_world!(__TameflareAdapter with_types_in $crate::bindings);
+
+            #[used]
+            #[unsafe(link_section = "tameflare:sdk")]
+            static __TAMEFLARE_SDK_SECTION: [u8; $crate::__private::SDK_SECTION_LEN] =
+                $crate::__private::SDK_SECTION;
         };
     };
 }
@@ -107,4 +125,39 @@ macro_rules! export_connector {
 #[doc(hidden)]
 pub mod __private {
     pub use wit_bindgen;
+
+    const PREFIX: &str = "tameflare-sdk ";
+
+    /// Length of [`SDK_SECTION`].
+    pub const SDK_SECTION_LEN: usize = PREFIX.len() + crate::SDK_VERSION.len();
+
+    /// Payload of the `tameflare:sdk` custom section: `tameflare-sdk <version>`.
+    pub const SDK_SECTION: [u8; SDK_SECTION_LEN] = {
+        let mut out = [0u8; SDK_SECTION_LEN];
+        let (prefix, version) = (PREFIX.as_bytes(), crate::SDK_VERSION.as_bytes());
+        let mut i = 0;
+        while i < prefix.len() {
+            out[i] = prefix[i];
+            i += 1;
+        }
+        let mut j = 0;
+        while j < version.len() {
+            out[i + j] = version[j];
+            j += 1;
+        }
+        out
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sdk_section_payload_names_the_version() {
+        let payload = std::str::from_utf8(&crate::__private::SDK_SECTION).unwrap();
+        assert_eq!(payload, format!("tameflare-sdk {}", crate::SDK_VERSION));
+        // The macro spells the section name as a literal; keep it in step.
+        let src = include_str!("lib.rs");
+        let attr = format!("link_section = \"{}\"", crate::SDK_SECTION_NAME);
+        assert!(src.contains(&attr), "export_connector! must use {attr}");
+    }
 }

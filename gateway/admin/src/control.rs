@@ -8,8 +8,8 @@
 use tf_core::Rule;
 
 use crate::api::{
-    AddConnector, AuditPage, ComponentInfo, ConnectorInfo, ConnectorList, GatewayToken, RuleKey, RuleList, Status,
-    Verification,
+    AddConnector, AuditPage, ComponentInfo, ConnectorInfo, ConnectorList, GatewayToken, RuleKey,
+    RuleList, Status, Verification,
 };
 
 /// Why an admin operation failed. Mapped to a status code in exactly one

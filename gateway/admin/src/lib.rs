@@ -254,9 +254,8 @@ pub fn router(control: Arc<dyn Control>, token: impl Into<Arc<str>>) -> Router {
         .route("/v1/connectors/{name}", delete(remove_connector))
         .route(
             "/v1/components",
-            post(install_component).layer(axum::extract::DefaultBodyLimit::max(
-                MAX_COMPONENT_UPLOAD,
-            )),
+            post(install_component)
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_COMPONENT_UPLOAD)),
         )
         .route("/v1/components/{name}", delete(uninstall_component))
         .route(

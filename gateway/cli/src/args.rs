@@ -142,6 +142,9 @@ pub(crate) struct ConnectorTestArgs {
     /// Fixture directory (every *.jsonl) or file; default: the embedded fixtures.
     #[arg(long, value_name = "PATH")]
     pub(crate) fixtures: Option<PathBuf>,
+    /// Host for fixtures that name none (default: the connector's first domain).
+    #[arg(long, value_name = "HOST")]
+    pub(crate) host: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -83,7 +83,13 @@ fn cargo() -> Command {
 fn crate_info(path: &Path) -> anyhow::Result<(String, PathBuf)> {
     let manifest = path.join("Cargo.toml");
     let output = cargo()
-        .args(["metadata", "--no-deps", "--format-version", "1", "--manifest-path"])
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
         .arg(&manifest)
         .output()
         .context("cannot run cargo (is Rust installed? https://rustup.rs)")?;
@@ -235,7 +241,8 @@ pub(crate) fn test(args: ConnectorTestArgs) -> anyhow::Result<bool> {
         .load(&bare)
         .map_err(|e| anyhow!("{} is refused by the host: {e}", args.file.display()))?;
     let d = connector.descriptor();
-    let report = fixtures::run(&connector, &jsonl).with_context(|| source.clone())?;
+    let report = fixtures::run_with_host(&connector, &jsonl, args.host.as_deref())
+        .with_context(|| source.clone())?;
     out!(
         "{} {} ({}, {} actions, domains {}), {source}:",
         d.name,

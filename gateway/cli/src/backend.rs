@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use tf_admin::api::{
-    AddConnector, AuditPage, ComponentInfo, ConnectorInfo, ConnectorList, EnsureGateway, GatewayToken, RuleKey,
-    RuleList, Status, Verification,
+    AddConnector, AuditPage, ComponentInfo, ConnectorInfo, ConnectorList, EnsureGateway,
+    GatewayToken, RuleKey, RuleList, Status, Verification,
 };
 use tf_admin::{Control, ControlError};
 use tf_core::Rule;
@@ -140,11 +140,7 @@ impl Backend {
     pub(crate) async fn uninstall_component(&self, name: &str, actor: &str) -> anyhow::Result<()> {
         match self {
             Backend::Remote { client, .. } => {
-                let path = format!(
-                    "/v1/components/{}?actor={}",
-                    segment(name),
-                    segment(actor)
-                );
+                let path = format!("/v1/components/{}?actor={}", segment(name), segment(actor));
                 client.delete::<()>(&path, None).await
             }
             Backend::Local(s) => {

@@ -24,18 +24,20 @@ macro_rules! out {
 
 mod agent_env;
 mod args;
+mod author;
 mod backend;
 mod client;
 mod commands;
 mod datadir;
 mod gateway;
+mod scaffold;
 mod service;
 mod snapshot;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, ConnectorCommand};
 use crate::datadir::DataDir;
 
 fn init_logging(default: &str) {
@@ -48,6 +50,23 @@ fn init_logging(default: &str) {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    // The author's commands never touch a data dir.
+    let command = match cli.command {
+        Command::Connector(ConnectorCommand::New(args)) => {
+            return author::new(args).map(|()| 0);
+        }
+        Command::Connector(ConnectorCommand::Build(args)) => {
+            return tokio::task::spawn_blocking(move || author::build(args))
+                .await?
+                .map(|()| 0);
+        }
+        Command::Connector(ConnectorCommand::Test(args)) => {
+            let passed = tokio::task::spawn_blocking(move || author::test(args)).await??;
+            return Ok(if passed { 0 } else { 1 });
+        }
+        other => other,
+    };
+    let cli = Cli { command, ..cli };
     let path = datadir::resolve(cli.data_dir)?;
     let dd = DataDir::open(&path)?;
     match cli.command {

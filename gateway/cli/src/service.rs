@@ -14,8 +14,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use tf_admin::api::{
-    AddConnector, AuditPage, ComponentInfo, ConnectorInfo, ConnectorList, GatewayToken, KindInfo, RuleKey,
-    RuleList, Status, Verification,
+    AddConnector, AuditPage, ComponentInfo, ConnectorInfo, ConnectorList, GatewayToken, KindInfo,
+    RuleKey, RuleList, Status, Verification,
 };
 use tf_admin::{Control, ControlError};
 use tf_core::{Injector, Placement, Rule, Snapshot};

@@ -203,14 +203,25 @@ fn diff(want: &str, got: &str) -> String {
     out
 }
 
-/// Runs `jsonl` against a loaded connector.
+/// Runs `jsonl` against a loaded connector; fixtures without a host use
+/// the connector's first domain.
 pub fn run(connector: &Connector, jsonl: &str) -> Result<FixtureReport, FixtureError> {
+    run_with_host(connector, jsonl, None)
+}
+
+/// Like [`run`], with `default_host` (when given) for fixtures without one.
+pub fn run_with_host(
+    connector: &Connector,
+    jsonl: &str,
+    default_host: Option<&str>,
+) -> Result<FixtureReport, FixtureError> {
     let fixtures = parse(jsonl)?;
-    let default_host = connector
+    let first_domain = connector
         .descriptor()
         .domains
         .first()
-        .map_or(FALLBACK_HOST, |d| d.trim_start_matches("*."));
+        .map(|d| d.trim_start_matches("*."));
+    let default_host = default_host.or(first_domain).unwrap_or(FALLBACK_HOST);
     let mut report = FixtureReport {
         total: fixtures.len(),
         failures: Vec::new(),

@@ -16,6 +16,9 @@ use tf_connector_host::{
 };
 use tf_core::{Action, Classifier, ClassifyError, ConnectorRequest, ParamValue};
 
+#[path = "python.rs"]
+mod python;
+
 static HOST: LazyLock<Host> =
     LazyLock::new(|| Host::new(HostConfig::default(), None).expect("host"));
 

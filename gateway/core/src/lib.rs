@@ -18,9 +18,7 @@ pub mod snapshot;
 pub use action::{
     Action, ActionSpec, ConnectorRequest, Descriptor, Param, ParamValue, Placement, Risk,
 };
-pub use audit::{
-    AuditEntry, AuditRecord, ChainError, ConnectorEvent, ConnectorEventKind, Outcome,
-};
+pub use audit::{AuditEntry, AuditRecord, ChainError, ConnectorEvent, ConnectorEventKind, Outcome};
 pub use ids::RequestId;
 pub use permission::{Decision, PermissionSet, Rule, RuleError, Verdict};
 pub use ports::{AuditSink, Classifier, ClassifyError, InjectError, Injector};

@@ -303,7 +303,10 @@ impl Store {
             .iter()?
             .map(|item| {
                 let (k, v) = item?;
-                Ok((k.value().to_owned(), decode("component", k.value(), v.value())?))
+                Ok((
+                    k.value().to_owned(),
+                    decode("component", k.value(), v.value())?,
+                ))
             })
             .collect()
     }

@@ -287,12 +287,18 @@ impl Service {
             error
         };
         let Some(host) = &self.host else {
-            return Err(refuse(None, None, "no connector engine in this process".into()));
+            return Err(refuse(
+                None,
+                None,
+                "no connector engine in this process".into(),
+            ));
         };
         let Some(expected) = stem(file) else {
             return Err(refuse(None, None, "not a .wasm file name".into()));
         };
-        let connector = host.load(bytes).map_err(|e| refuse(None, None, e.to_string()))?;
+        let connector = host
+            .load(bytes)
+            .map_err(|e| refuse(None, None, e.to_string()))?;
         let d = Arc::clone(connector.descriptor());
         let (name, version) = (Some(d.name.as_str()), Some(d.version.as_str()));
         if d.name != expected {
@@ -498,6 +504,18 @@ impl Service {
         let file = format!("{name}.wasm");
         let sha = sha256_hex(bytes);
         let _guard = self.lock()?;
+        let serving = self
+            .lock_components()
+            .files
+            .get(&file)
+            .and_then(|s| s.loaded.as_ref())
+            .is_some_and(|l| l.sha256 == sha);
+        if serving && self.take_over(&file) == take_over && dir.exists(&file) {
+            // Already installed, byte for byte: nothing changes, no event.
+            return self
+                .component_info(&file)
+                .ok_or_else(|| ControlError::Internal("the installed component vanished".into()));
+        }
         let before = self.component_record(&file);
         let mut record = before.clone().unwrap_or_default();
         record.take_over = take_over;
@@ -516,7 +534,9 @@ impl Service {
         }
         if let Err(reason) = self.load_and_swap(&file, bytes, &sha, actor) {
             restore();
-            return Err(ControlError::Conflict(format!("component refused: {reason}")));
+            return Err(ControlError::Conflict(format!(
+                "component refused: {reason}"
+            )));
         }
         // Serving now; make the file match (the watcher then finds it applied).
         let written = write_atomic(dir, &file, bytes).and_then(|()| dir.metadata(&file));

@@ -40,7 +40,16 @@ fn service(dir: &tempfile::TempDir) -> Service {
     .into_iter()
     .collect();
     let vault = Arc::new(Vault::new(tf_vault::MasterKey::generate()));
-    Service::new(None, None, store, kinds, vault, "PEM".into(), "/data".into()).unwrap()
+    Service::new(
+        None,
+        None,
+        store,
+        kinds,
+        vault,
+        "PEM".into(),
+        "/data".into(),
+    )
+    .unwrap()
 }
 
 fn add(kind: &str, name: Option<&str>, domains: &[&str], token: Option<&str>) -> AddConnector {
