@@ -128,6 +128,8 @@ impl Default for UpstreamOptions {
                 "api.anthropic.com",
                 "mcp.example.com",
                 "hooks.example.com",
+                "api.acme.internal",
+                "notes.internal.test",
             ]
             .map(String::from)
             .to_vec(),

@@ -193,6 +193,9 @@ impl Service {
         let Some(dir) = &self.connectors_dir else {
             return;
         };
+        // List under the write lock: an install in progress must finish
+        // (and its file exist) before this scan looks.
+        let Ok(_guard) = self.lock() else { return };
         let listed = match list(dir) {
             Ok(l) => l,
             Err(e) => {
@@ -200,7 +203,6 @@ impl Service {
                 return;
             }
         };
-        let Ok(_guard) = self.lock() else { return };
         let mut due: Vec<(String, Option<Sig>)> = Vec::new();
         {
             let mut comps = self.lock_components();
