@@ -408,3 +408,41 @@ fn hostile_calls_on_tokio_workers_fail_closed_without_panicking() {
         }
     });
 }
+
+#[test]
+fn embedded_fixtures_run_at_load_and_a_failing_one_refuses_the_component() {
+    let passing = "{\"method\":\"GET\",\"path\":\"/repos/o/r\",\"expect\":{\"name\":\"github.repo.get\",\"resource\":\"o/r\"}}\n";
+    let wasm = tf_connector_host::metadata::with_fixtures(tf_builtins::GITHUB, passing).unwrap();
+    let c = HOST.load(&wasm).expect("passes its fixtures");
+    assert_eq!(c.fixtures_passed(), 1);
+    assert_eq!(c.sdk(), Some("tameflare-sdk 0.1.0"));
+
+    let failing = passing.replace("github.repo.get", "github.repo.delete");
+    let wasm = tf_connector_host::metadata::with_fixtures(tf_builtins::GITHUB, &failing).unwrap();
+    let err = HOST.load(&wasm).unwrap_err();
+    assert!(
+        matches!(err, LoadError::Fixtures(ref r) if r.failures.len() == 1),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("fails its own fixtures: 1 of 1 fixtures failed"),
+        "{text}"
+    );
+    assert!(text.contains("- name: github.repo.delete"), "{text}");
+    assert!(text.contains("+ name: github.repo.get"), "{text}");
+
+    let garbage = tf_connector_host::metadata::with_fixtures(tf_builtins::GITHUB, "{nope").unwrap();
+    let err = HOST.load(&garbage).unwrap_err();
+    assert!(matches!(err, LoadError::FixturesUnreadable(_)), "{err}");
+}
+
+#[test]
+fn a_truncated_component_is_named_as_such() {
+    let half = &tf_builtins::GITHUB[..tf_builtins::GITHUB.len() / 2];
+    let err = HOST.load(half).unwrap_err();
+    assert!(
+        err.to_string().starts_with("the file is truncated"),
+        "{err}"
+    );
+}

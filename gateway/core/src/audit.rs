@@ -250,6 +250,31 @@ mod tests {
     }
 
     #[test]
+    fn request_records_carry_no_event_key_and_events_round_trip() {
+        // Request records serialize exactly as before events existed, so
+        // chains written by earlier versions still verify.
+        let json = serde_json::to_string(&entry(1)).unwrap();
+        assert!(!json.contains("\"event\""), "{json}");
+        let e = AuditEntry::connector_event(
+            5,
+            RequestId::new(5, 5),
+            ConnectorEvent {
+                kind: ConnectorEventKind::Refused,
+                file: "acme.wasm".into(),
+                name: None,
+                version: None,
+                sha256: Some("ab".repeat(32)),
+                actor: "file owner uid 1000".into(),
+                error: Some("the file is truncated".into()),
+            },
+        );
+        assert_eq!(e.outcome, Outcome::Changed);
+        assert_eq!(e.action.as_deref(), Some("connector.refused"));
+        let back: AuditEntry = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+        assert_eq!(back, e);
+    }
+
+    #[test]
     fn entries_drop_the_query() {
         assert_eq!(entry(1).path, "/user");
     }

@@ -270,30 +270,6 @@ impl Store {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::valid_domain;
-
-    #[test]
-    fn domains() {
-        for ok in ["api.github.com", "*.slack.com", "localhost", "a-b.c0"] {
-            assert!(valid_domain(ok), "{ok}");
-        }
-        for bad in [
-            "",
-            "API.github.com",
-            "*.",
-            "a..b",
-            "-a.b",
-            "a/b",
-            "a b",
-            "*",
-        ] {
-            assert!(!valid_domain(bad), "{bad}");
-        }
-    }
-}
-
 impl Store {
     /// Every component record, by file name.
     pub fn components(&self) -> Result<Vec<(String, ComponentRecord)>, ReadError> {
@@ -329,5 +305,29 @@ impl Store {
             }
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_domain;
+
+    #[test]
+    fn domains() {
+        for ok in ["api.github.com", "*.slack.com", "localhost", "a-b.c0"] {
+            assert!(valid_domain(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "API.github.com",
+            "*.",
+            "a..b",
+            "-a.b",
+            "a/b",
+            "a b",
+            "*",
+        ] {
+            assert!(!valid_domain(bad), "{bad}");
+        }
     }
 }

@@ -123,6 +123,30 @@ fn config_round_trips() {
 }
 
 #[test]
+fn component_records_round_trip_and_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = tf_store::ComponentRecord {
+        name: Some("acme".into()),
+        version: Some("0.2.0".into()),
+        sha256: Some("cd".repeat(32)),
+        take_over: true,
+    };
+    {
+        let s = open(&dir);
+        assert!(s.components().unwrap().is_empty());
+        s.put_component("acme.wasm", Some(&record)).unwrap();
+        s.put_component("gone.wasm", Some(&Default::default()))
+            .unwrap();
+        s.put_component("gone.wasm", None).unwrap();
+    }
+    let s = open(&dir);
+    assert_eq!(
+        s.components().unwrap(),
+        vec![("acme.wasm".to_owned(), record)]
+    );
+}
+
+#[test]
 fn rules_replace_in_place_and_remove() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);

@@ -37,7 +37,7 @@ use super::{Service, now_ms, write_err};
 use crate::snapshot::Kind;
 
 /// How often the watcher lists `<data>/connectors/`.
-pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(100);
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
 /// What identifies one version of a file without reading it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
