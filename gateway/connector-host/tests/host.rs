@@ -265,7 +265,17 @@ fn non_components_are_refused() {
     ));
     let truncated = &tf_builtins::GITHUB[..tf_builtins::GITHUB.len() / 2];
     let err = HOST.load(truncated).expect_err("truncated component");
-    assert!(matches!(err, LoadError::Compile(_)), "{err}");
+    assert!(
+        matches!(
+            err,
+            LoadError::Metadata(tf_connector_host::MetadataError::Truncated { .. })
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().starts_with("the file is truncated"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -435,14 +445,4 @@ fn embedded_fixtures_run_at_load_and_a_failing_one_refuses_the_component() {
     let garbage = tf_connector_host::metadata::with_fixtures(tf_builtins::GITHUB, "{nope").unwrap();
     let err = HOST.load(&garbage).unwrap_err();
     assert!(matches!(err, LoadError::FixturesUnreadable(_)), "{err}");
-}
-
-#[test]
-fn a_truncated_component_is_named_as_such() {
-    let half = &tf_builtins::GITHUB[..tf_builtins::GITHUB.len() / 2];
-    let err = HOST.load(half).unwrap_err();
-    assert!(
-        err.to_string().starts_with("the file is truncated"),
-        "{err}"
-    );
 }
