@@ -83,7 +83,17 @@ pub fn parse(jsonl: &str) -> Result<Vec<Fixture>, String> {
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-        .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("fixture line {}: {e}", i + 1)))
+        .map(|(i, l)| {
+            let f: Fixture =
+                serde_json::from_str(l).map_err(|e| format!("fixture line {}: {e}", i + 1))?;
+            if f.expect.is_some() == f.error.is_some() {
+                return Err(format!(
+                    "fixture line {}: a fixture needs exactly one of `expect` and `error`",
+                    i + 1
+                ));
+            }
+            Ok(f)
+        })
         .collect()
 }
 
@@ -91,9 +101,14 @@ pub fn parse(jsonl: &str) -> Result<Vec<Fixture>, String> {
 /// e.g. coverage of action names) or a report of every mismatch.
 pub fn check<C: Connector>(jsonl: &str, default_host: &str) -> Result<Vec<Fixture>, String> {
     let fixtures = parse(jsonl)?;
+    // As the gateway does: no body unless the connector asks for bodies.
+    let needs_body = C::describe().needs_body;
     let mut report = String::new();
     for f in &fixtures {
-        let req = f.request(default_host);
+        let mut req = f.request(default_host);
+        if !needs_body {
+            req.body = None;
+        }
         let got = render_result(&C::classify(&req), f);
         let want = render_expected(f);
         if got != want {

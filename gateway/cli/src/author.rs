@@ -138,7 +138,8 @@ fn read_fixtures(path: &Path) -> anyhow::Result<(String, usize)> {
         let text =
             std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
         all.push_str(&format!(
-            "# {}\n",
+            "{}{}\n",
+            fixtures::FILE_MARKER,
             f.file_name().unwrap_or_default().to_string_lossy()
         ));
         all.push_str(&text);
@@ -188,6 +189,11 @@ pub(crate) fn build(args: ConnectorBuildArgs) -> anyhow::Result<()> {
     };
     let wasm = std::fs::read(&component)
         .with_context(|| format!("cannot read the component {}", component.display()))?;
+    if args.component.is_some() && args.fixtures.is_none() {
+        bail!(
+            "--component needs --fixtures DIR (the fixtures to embed; an empty directory removes them)"
+        );
+    }
     let fixtures_dir = args
         .fixtures
         .clone()

@@ -426,7 +426,26 @@ impl Control for Service {
 
         let _guard = self.lock()?;
         let existing = self.store.connectors().map_err(read_err)?;
-        for other in existing.iter().filter(|c| c.name != name) {
+        // Components without a configured instance serve under their own name.
+        let implicit: Vec<ConnectorInstance> = self
+            .lock_components()
+            .file_kinds()
+            .into_iter()
+            .filter(|k| !existing.iter().any(|i| i.kind == *k || i.name == *k))
+            .map(|k| ConnectorInstance {
+                name: k.clone(),
+                kind: k,
+                domains: Vec::new(),
+                placement: None,
+                created_ms: 0,
+            })
+            .collect();
+        // (An explicit instance of a component's kind replaces its implicit one.)
+        for other in existing
+            .iter()
+            .filter(|c| c.name != name)
+            .chain(implicit.iter().filter(|c| c.kind != request.kind))
+        {
             let theirs = match kinds.get(&other.kind) {
                 Some(k) => snapshot::effective_domains(&other.domains, &k.descriptor),
                 None => other.domains.clone(),

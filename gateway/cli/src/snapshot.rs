@@ -117,7 +117,7 @@ pub(crate) fn build(
                     continue;
                 }
                 bail!(
-                    "domain {domain} is claimed by both {:?} and {:?}; remove one with `tf connector remove`",
+                    "domain {domain} is claimed by both {:?} and {:?}; remove one (`tf connector remove` for an instance, `tf connector uninstall` for a component), or install the component with `--take-over`",
                     other.instance,
                     instance.name
                 );

@@ -215,6 +215,7 @@ pub(crate) fn validate(d: &Descriptor) -> Result<(), DescriptorError> {
     // user and for an org): allowed when the entries agree on what the
     // action is (risk, read-only) and differ in route.
     let mut names: HashMap<&str, &ActionSpec> = HashMap::with_capacity(d.actions.len());
+    let mut routes: HashSet<(&str, &str, &str)> = HashSet::with_capacity(d.actions.len());
     for a in &d.actions {
         // Names need not start with the connector's name (the generic
         // connector's actions are `http.get`, …): rules are scoped to a
@@ -228,10 +229,10 @@ pub(crate) fn validate(d: &Descriptor) -> Result<(), DescriptorError> {
         if !well_formed {
             return Err(DescriptorError::ActionName(a.name.clone()));
         }
+        if !routes.insert((a.name.as_str(), a.method.as_str(), a.path_template.as_str())) {
+            return Err(DescriptorError::DuplicateAction(a.name.clone()));
+        }
         if let Some(prev) = names.insert(a.name.as_str(), a) {
-            if prev.method == a.method && prev.path_template == a.path_template {
-                return Err(DescriptorError::DuplicateAction(a.name.clone()));
-            }
             if prev.risk != a.risk || prev.read_only != a.read_only {
                 return Err(DescriptorError::ConflictingAction(a.name.clone()));
             }

@@ -21,6 +21,11 @@ use tf_core::{Action, Classifier, ClassifyError, ConnectorRequest, ParamValue};
 
 use crate::Connector;
 
+/// A comment line that starts a new fixture file when several are
+/// concatenated (`tf connector build`): line numbers restart, and
+/// failures name the file.
+pub const FILE_MARKER: &str = "# file: ";
+
 /// Most fixture lines one file (or embedded section) may hold.
 pub const MAX_FIXTURES: usize = 10_000;
 
@@ -30,8 +35,8 @@ const FALLBACK_HOST: &str = "fixture.invalid";
 /// Why fixtures could not be run at all.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum FixtureError {
-    #[error("fixture line {line}: {message}")]
-    Parse { line: usize, message: String },
+    #[error("fixture {at}: {message}")]
+    Parse { at: String, message: String },
     #[error("more than {MAX_FIXTURES} fixtures")]
     TooMany,
 }
@@ -88,33 +93,47 @@ impl std::fmt::Display for FixtureReport {
     }
 }
 
-fn parse(jsonl: &str) -> Result<Vec<(usize, Fixture)>, FixtureError> {
+/// Fixtures with where each came from (`file:line`, or `line N`).
+fn parse(jsonl: &str) -> Result<Vec<(String, Fixture)>, FixtureError> {
     let mut out = Vec::new();
+    let mut file: Option<&str> = None;
+    let mut base = 0;
     for (i, line) in jsonl.lines().enumerate() {
+        if let Some(name) = line.strip_prefix(FILE_MARKER) {
+            file = Some(name.trim());
+            base = i + 1;
+            continue;
+        }
         let trimmed = line.trim();
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
+        let at = match file {
+            Some(f) => format!("{f}:{}", i + 1 - base),
+            None => format!("line {}", i + 1),
+        };
         if out.len() == MAX_FIXTURES {
             return Err(FixtureError::TooMany);
         }
         let fixture: Fixture = serde_json::from_str(trimmed).map_err(|e| FixtureError::Parse {
-            line: i + 1,
+            at: at.clone(),
             message: e.to_string(),
         })?;
         if fixture.expect.is_some() == fixture.error.is_some() {
             return Err(FixtureError::Parse {
-                line: i + 1,
+                at,
                 message: "a fixture needs exactly one of `expect` and `error`".into(),
             });
         }
-        out.push((i + 1, fixture));
+        out.push((at, fixture));
     }
     Ok(out)
 }
 
 impl Fixture {
-    fn request(&self, default_host: &str) -> ConnectorRequest {
+    /// The request as the gateway would hand it over: no body unless the
+    /// connector asked for bodies.
+    fn request(&self, default_host: &str, needs_body: bool) -> ConnectorRequest {
         ConnectorRequest {
             method: self.method.clone(),
             scheme: "https".into(),
@@ -122,7 +141,7 @@ impl Fixture {
             path: self.path.clone(),
             query: self.query.clone(),
             headers: vec![("content-type".into(), "application/json".into())],
-            body: self.body.as_ref().map(|b| match b {
+            body: self.body.as_ref().filter(|_| needs_body).map(|b| match b {
                 serde_json::Value::String(s) => s.clone().into_bytes(),
                 other => other.to_string().into_bytes(),
             }),
@@ -226,13 +245,14 @@ pub fn run_with_host(
         total: fixtures.len(),
         failures: Vec::new(),
     };
-    for (line, f) in &fixtures {
-        let req = f.request(default_host);
+    let needs_body = connector.descriptor().needs_body;
+    for (at, f) in &fixtures {
+        let req = f.request(default_host, needs_body);
         let got = render_result(&connector.classify(&req), f);
         let want = render_expected(f);
         if got != want {
             report.failures.push(format!(
-                "line {line}: {} {}{}:\n{}",
+                "{at}: {} {}{}:\n{}",
                 f.method,
                 req.host,
                 f.path,
@@ -250,7 +270,16 @@ mod tests {
     #[test]
     fn parse_errors_name_the_line() {
         let err = parse("# c\n\n{\"method\":1}").unwrap_err();
-        assert!(matches!(err, FixtureError::Parse { line: 3, .. }), "{err}");
+        assert!(
+            matches!(err, FixtureError::Parse { ref at, .. } if at == "line 3"),
+            "{err}"
+        );
+        let two_files = "# file: a.jsonl\n{\"method\":\"GET\",\"path\":\"/\",\"error\":\"x\"}\n# file: b.jsonl\n\n{\"method\":1}";
+        let err = parse(two_files).unwrap_err();
+        assert!(
+            matches!(err, FixtureError::Parse { ref at, .. } if at == "b.jsonl:2"),
+            "{err}"
+        );
         let err = parse(r#"{"method":"GET","path":"/"}"#).unwrap_err();
         assert!(err.to_string().contains("exactly one"), "{err}");
         let err = parse(r#"{"method":"GET","path":"/","error":"x","bogus":1}"#).unwrap_err();

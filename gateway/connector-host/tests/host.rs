@@ -446,3 +446,29 @@ fn embedded_fixtures_run_at_load_and_a_failing_one_refuses_the_component() {
     let err = HOST.load(&garbage).unwrap_err();
     assert!(matches!(err, LoadError::FixturesUnreadable(_)), "{err}");
 }
+
+/// `tameflare:connector@0.1.0` is released: its file never changes again.
+/// A new version goes beside it (see wit/README.md).
+#[test]
+fn the_released_contract_is_unchanged() {
+    use sha2::Digest as _;
+    let wit_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wit");
+    let readme = std::fs::read_to_string(wit_dir.join("README.md")).expect("wit/README.md");
+    let recorded = readme
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .trim_matches('`')
+                .strip_prefix("sha256(connector.wit) = ")
+        })
+        .expect("wit/README.md records sha256(connector.wit)")
+        .trim()
+        .trim_matches('`');
+    let actual = hex::encode(sha2::Sha256::digest(
+        std::fs::read(wit_dir.join("connector.wit")).expect("wit/connector.wit"),
+    ));
+    assert_eq!(
+        actual, recorded,
+        "wit/connector.wit changed, but tameflare:connector@0.1.0 is released and must never change; put a new version beside it"
+    );
+}

@@ -248,6 +248,11 @@ impl Service {
             let state = comps.files.entry(file.to_owned()).or_default();
             let same_loaded = state.loaded.as_ref().is_some_and(|l| l.sha256 == sha);
             let same_refused = state.refused_sha.as_deref() == Some(sha.as_str());
+            if same_loaded {
+                // The serving bytes are back (e.g. a bad edit was undone).
+                state.last_error = None;
+                state.refused_sha = None;
+            }
             if same_loaded || same_refused {
                 state.applied = Some(s);
                 return;
