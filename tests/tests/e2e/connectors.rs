@@ -585,3 +585,21 @@ async fn colliding_domains_are_refused_unless_installed_with_take_over() {
         .ok();
     assert_eq!(get(&g, "/v1/items/1").await.1, "acme.item.get");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_file_found_at_start_keeps_the_last_good_version_serving() {
+    let ca = TestCa::new();
+    let up = MockUpstream::start(&ca, Default::default()).await;
+    let mut g = acme_gateway(&ca, &up).await;
+    let built = authored();
+    let v2 = std::fs::read(&built.v2).expect("v2");
+    assert_eq!(g.stop().await, Some(0));
+    // Overwritten while no gateway runs, and cut short.
+    land_in_place(&g, "acme.wasm", &v2[..v2.len() / 3]);
+    g.serve().await;
+    assert_eq!(get(&g, "/v1/items/5").await, (200, "acme.item.get".into()));
+    let listed = list(&g).await;
+    assert!(listed.contains("loaded (newer file refused)"), "{listed}");
+    assert!(listed.contains("the file is truncated"), "{listed}");
+    assert!(listed.contains(&sha256_of(&built.v1)[..12]), "{listed}");
+}

@@ -36,6 +36,24 @@ use tf_store::ComponentRecord;
 use super::{Service, now_ms, write_err};
 use crate::snapshot::Kind;
 
+/// Copies of the last version of each file that loaded, so a refused file
+/// found at start does not leave its domains unserved: `connectors/.last-good/`.
+const LAST_GOOD: &str = ".last-good";
+
+/// Keeps `bytes` as the last good version of `file` (best effort).
+fn keep_last_good(dir: &Dir, file: &str, bytes: &[u8]) {
+    let kept = match dir.create_dir(LAST_GOOD) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+    .and_then(|()| dir.open_dir(LAST_GOOD))
+    .and_then(|d| write_atomic(&d, file, bytes));
+    if let Err(e) = kept {
+        tracing::warn!(file, error = %e, "keeping a copy of the loaded component failed");
+    }
+}
+
 /// How often the watcher lists `<data>/connectors/`.
 pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -259,12 +277,48 @@ impl Service {
             }
         }
         let result = self.load_and_swap(file, &bytes, &sha, actor);
+        if result.is_ok() {
+            keep_last_good(dir, file, &bytes);
+        }
+        let nothing_serves = self
+            .lock_components()
+            .files
+            .get(file)
+            .is_none_or(|st| st.loaded.is_none());
+        if result.is_err() && nothing_serves {
+            // E.g. a bad file was dropped while no gateway ran: serve the
+            // last version that loaded, as a running gateway would have.
+            self.restore_last_good(dir, file);
+        }
         let mut comps = self.lock_components();
         let state = comps.files.entry(file.to_owned()).or_default();
         state.applied = Some(s);
         if let Err(e) = result {
             state.refused_sha = Some(sha);
             state.last_error = Some(e);
+        }
+    }
+
+    /// Loads `.last-good/<file>` if it is the version the store says was
+    /// serving. Write lock held.
+    fn restore_last_good(&self, dir: &Dir, file: &str) {
+        let Ok(bytes) = dir.read(format!("{LAST_GOOD}/{file}")) else {
+            return;
+        };
+        let sha = sha256_hex(&bytes);
+        let recorded = self.component_record(file).and_then(|r| r.sha256);
+        if recorded.as_deref() != Some(sha.as_str()) {
+            return;
+        }
+        match self.load_and_swap(file, &bytes, &sha, "restored the last version that loaded") {
+            Ok(_) => tracing::warn!(
+                file,
+                sha256 = %sha,
+                "the file in connectors/ is refused; serving the last version that loaded"
+            ),
+            Err(e) => {
+                tracing::warn!(file, error = %e, "the last version that loaded no longer loads")
+            }
         }
     }
 
@@ -413,6 +467,13 @@ impl Service {
 
     /// Stops serving `file` (write lock held).
     fn apply_removal(&self, file: &str, actor: &str) {
+        if let Some(dir) = &self.connectors_dir {
+            match dir.remove_file(format!("{LAST_GOOD}/{file}")) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(file, error = %e, "removing the kept copy failed"),
+            }
+        }
         let removed = {
             let mut comps = self.lock_components();
             comps.files.remove(file).and_then(|s| s.loaded)
@@ -546,6 +607,7 @@ impl Service {
             )));
         }
         // Serving now; make the file match (the watcher then finds it applied).
+        keep_last_good(dir, &file, bytes);
         let written = write_atomic(dir, &file, bytes).and_then(|()| dir.metadata(&file));
         let mut comps = self.lock_components();
         let state = comps.files.entry(file.clone()).or_default();
