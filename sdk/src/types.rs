@@ -168,6 +168,37 @@ impl Request {
     pub fn json_field(&self, key: &str) -> Option<crate::extract::JsonValue<'_>> {
         crate::extract::json_field(self.body.as_deref()?, key)
     }
+
+    /// Field `name` of the body as text, by its content type: a form field
+    /// (`application/x-www-form-urlencoded`, decoded) or a top-level JSON
+    /// string, number or boolean (anything else). `None` without a body
+    /// (declare `needs_body` to get one).
+    ///
+    /// ```
+    /// use tameflare_sdk::Request;
+    /// let mut r = Request::new("POST", "api.test", "/charges").with_body("amount=500&currency=usd");
+    /// r.headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
+    /// assert_eq!(r.body_field("amount").as_deref(), Some("500"));
+    /// let j = Request::new("POST", "api.test", "/charges").with_body(r#"{"amount":500}"#);
+    /// assert_eq!(j.body_field("amount").as_deref(), Some("500"));
+    /// ```
+    pub fn body_field(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+        use crate::extract::{JsonValue, form_decode, form_field};
+        let body = self.body.as_deref()?;
+        let form = self
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+        if form {
+            let text = std::str::from_utf8(body).ok()?;
+            return form_field(text, name).map(form_decode);
+        }
+        match self.json_field(name)? {
+            v @ JsonValue::Str(_) => v.as_str(),
+            JsonValue::Number(n) => Some(n.into()),
+            JsonValue::Bool(b) => Some(if b { "true" } else { "false" }.into()),
+            JsonValue::Null | JsonValue::Composite(_) => None,
+        }
+    }
 }
 
 /// A typed parameter value.

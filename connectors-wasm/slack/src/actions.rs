@@ -5,10 +5,9 @@
 
 use std::borrow::Cow;
 
-use tameflare_sdk::extract::json_field;
+use tameflare_sdk::extract::{form_decode, form_decoded, form_field, json_field};
 use tameflare_sdk::{Action, ActionSpec, Param, ParamValue, Request, Risk};
 
-use crate::form;
 use crate::routes::{OPS, ROUTER};
 
 /// One method of the generated table.
@@ -142,10 +141,10 @@ impl<'a> Args<'a> {
     fn text(&self, name: &str) -> Option<Cow<'a, str>> {
         let from_body = match self.body {
             Body::Json(b) => json_field(b, name).and_then(|v| v.as_str()),
-            Body::Form(f) => form::field(f, name).map(form::decode),
+            Body::Form(f) => form_field(f, name).map(form_decode),
             Body::None => None,
         };
-        from_body.or_else(|| form::field(self.query?, name).map(form::decode))
+        from_body.or_else(|| form_field(self.query?, name).map(form_decode))
     }
 
     /// The byte length of argument `name`, decoded, without copying it
@@ -155,11 +154,11 @@ impl<'a> Args<'a> {
             Body::Json(b) => json_field(b, name)
                 .and_then(|v| v.as_str())
                 .map(|s| s.len()),
-            Body::Form(f) => form::field(f, name).map(|v| form::decoded(v).count()),
+            Body::Form(f) => form_field(f, name).map(|v| form_decoded(v).count()),
             Body::None => None,
         };
-        let n = from_body
-            .or_else(|| form::field(self.query?, name).map(|v| form::decoded(v).count()))?;
+        let n =
+            from_body.or_else(|| form_field(self.query?, name).map(|v| form_decoded(v).count()))?;
         i64::try_from(n).ok()
     }
 }
