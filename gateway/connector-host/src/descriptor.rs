@@ -232,10 +232,10 @@ pub(crate) fn validate(d: &Descriptor) -> Result<(), DescriptorError> {
         if !routes.insert((a.name.as_str(), a.method.as_str(), a.path_template.as_str())) {
             return Err(DescriptorError::DuplicateAction(a.name.clone()));
         }
-        if let Some(prev) = names.insert(a.name.as_str(), a) {
-            if prev.risk != a.risk || prev.read_only != a.read_only {
-                return Err(DescriptorError::ConflictingAction(a.name.clone()));
-            }
+        if let Some(prev) = names.insert(a.name.as_str(), a)
+            && (prev.risk != a.risk || prev.read_only != a.read_only)
+        {
+            return Err(DescriptorError::ConflictingAction(a.name.clone()));
         }
         let method_ok = a.method == "*"
             || (!a.method.is_empty()

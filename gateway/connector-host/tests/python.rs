@@ -230,6 +230,10 @@ fn python_connector_classifies_its_fixtures() {
         "both error codes have a fixture"
     );
     assert!(cases >= 10, "{cases} fixtures");
+    // The host's own runner (fixtures embedded at load, `tf connector test`) agrees.
+    let report = tf_connector_host::fixtures::run(&NOTES, &jsonl).expect("fixtures parse");
+    assert!(report.passed(), "{report}");
+    assert_eq!(report.total, cases);
 }
 
 /// Cost of a Python connector: a load from the artifact cache (what a
