@@ -74,6 +74,8 @@ pub(crate) struct Service {
     audit_flusher: Mutex<Option<tf_store::AuditFlusher>>,
     version: AtomicU64,
     write: Mutex<()>,
+    /// True until the components directory was loaded once.
+    starting: std::sync::atomic::AtomicBool,
 }
 
 impl Service {
@@ -103,11 +105,16 @@ impl Service {
             audit_flusher: Mutex::new(None),
             version: AtomicU64::new(0),
             write: Mutex::new(()),
+            starting: std::sync::atomic::AtomicBool::new(true),
         };
         let first = service.build_snapshot()?;
         service.snapshot.store(Arc::new(first));
         service.sync_components(Scan::Immediate);
         service.forget_vanished_components();
+        service.starting.store(false, Ordering::Relaxed);
+        // Now warn about what is genuinely missing.
+        let complete = service.build_snapshot()?;
+        service.snapshot.store(Arc::new(complete));
         Ok(service)
     }
 
@@ -204,6 +211,7 @@ impl Service {
                 instances: &instances,
                 kinds: &kinds,
                 rules,
+                warn_missing_kinds: !self.starting.load(Ordering::Relaxed),
             },
             |instance, placement| -> anyhow::Result<Option<Arc<dyn Injector>>> {
                 if *placement == Placement::None {

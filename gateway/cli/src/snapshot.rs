@@ -56,6 +56,9 @@ pub(crate) struct SnapshotInput<'a> {
     pub(crate) instances: &'a [InstanceConfig],
     pub(crate) kinds: &'a BTreeMap<String, Kind>,
     pub(crate) rules: Vec<Rule>,
+    /// Warn about instances whose kind is not loaded (off while the
+    /// components directory is first loaded, when that is expected).
+    pub(crate) warn_missing_kinds: bool,
 }
 
 /// Builds the snapshot. `credential` returns the injector for an instance's
@@ -82,6 +85,9 @@ pub(crate) fn build(
     for instance in ordered {
         let Some(kind) = input.kinds.get(&instance.kind) else {
             // Its component is gone: its domains are unreachable (deny by default).
+            if !input.warn_missing_kinds {
+                continue;
+            }
             tracing::warn!(
                 instance = %instance.name,
                 kind = %instance.kind,

@@ -94,6 +94,7 @@ fn builds_routes_gateways_and_permissions() {
             instances: &instances,
             kinds: &kinds,
             rules: vec![rule("Bot", "github", "github.pr.*", Decision::Allow)],
+            warn_missing_kinds: true,
         },
         |i, _p| {
             Ok((i.name == "hooks")
@@ -144,6 +145,7 @@ fn refuses_double_claims_bad_rules_and_credential_errors() {
         instances,
         kinds: &kinds,
         rules,
+        warn_missing_kinds: true,
     };
     let twice = [
         instance("github", "github", &[], None),
