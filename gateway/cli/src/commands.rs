@@ -358,6 +358,27 @@ fn table_header() -> String {
 
 pub(crate) fn table_row(r: &AuditRecord) -> String {
     let e = &r.entry;
+    if let Some(ev) = &e.event {
+        // An administrative change: what, which bytes, who.
+        let sha = ev.sha256.as_deref().map_or("-", |h| &h[..h.len().min(12)]);
+        let what = match &ev.error {
+            Some(err) => format!("{}: {}", ev.file, err.lines().next().unwrap_or("")),
+            None => format!(
+                "{} {} sha256:{sha}",
+                ev.file,
+                ev.version.as_deref().unwrap_or("")
+            ),
+        };
+        return format!(
+            "{:<24} {:<12} {:<12} {:<28} {:<9} {what} (by {})",
+            format_time(e.time_ms),
+            "-",
+            e.connector.as_deref().unwrap_or("-"),
+            e.action.as_deref().unwrap_or("-"),
+            e.outcome.as_str(),
+            ev.actor,
+        );
+    }
     format!(
         "{:<24} {:<12} {:<12} {:<28} {:<9} {:<28} {:>6} {:>7}ms",
         format_time(e.time_ms),

@@ -55,6 +55,10 @@ pub struct ComponentRecord {
     /// Set by `tf connector install --take-over`.
     #[serde(default)]
     pub take_over: bool,
+    /// Hex SHA-256 of the last bytes refused for this file, so a refusal is
+    /// audited once, not by every process that looks at the directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused_sha256: Option<String>,
 }
 
 fn check_name(what: &'static str, name: &str) -> Result<(), WriteError> {

@@ -130,6 +130,7 @@ fn component_records_round_trip_and_survive_reopen() {
         version: Some("0.2.0".into()),
         sha256: Some("cd".repeat(32)),
         take_over: true,
+        refused_sha256: Some("ef".repeat(32)),
     };
     {
         let s = open(&dir);

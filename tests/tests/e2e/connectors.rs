@@ -602,6 +602,18 @@ async fn a_bad_file_found_at_start_keeps_the_last_good_version_serving() {
     assert!(listed.contains("loaded (newer file refused)"), "{listed}");
     assert!(listed.contains("the file is truncated"), "{listed}");
     assert!(listed.contains(&sha256_of(&built.v1)[..12]), "{listed}");
+
+    // Without a gateway, every `tf` command looks at the directory again;
+    // the refusal is audited once all the same.
+    assert_eq!(g.stop().await, Some(0));
+    list(&g).await;
+    list(&g).await;
+    let audit = g.audit().await;
+    let refused = events(&audit)
+        .iter()
+        .filter(|e| e["kind"] == "refused")
+        .count();
+    assert_eq!(refused, 1, "{audit:?}");
 }
 
 /// The contract is language-neutral: the Python connector in

@@ -289,6 +289,13 @@ impl Service {
             // E.g. a bad file was dropped while no gateway ran: serve the
             // last version that loaded, as a running gateway would have.
             self.restore_last_good(dir, file);
+            // Restoring rewrote the record; keep the refusal on it.
+            if let Some(mut record) = self.component_record(file) {
+                record.refused_sha256 = Some(sha.clone());
+                if let Err(e) = self.store.put_component(file, Some(&record)) {
+                    tracing::error!(file, error = %e, "recording the refusal failed");
+                }
+            }
         }
         let mut comps = self.lock_components();
         let state = comps.files.entry(file.to_owned()).or_default();
@@ -311,7 +318,7 @@ impl Service {
             return;
         }
         match self.load_and_swap(file, &bytes, &sha, "restored the last version that loaded") {
-            Ok(_) => tracing::warn!(
+            Ok(_) => tracing::info!(
                 file,
                 sha256 = %sha,
                 "the file in connectors/ is refused; serving the last version that loaded"
@@ -333,6 +340,18 @@ impl Service {
         actor: &str,
     ) -> Result<Loaded, String> {
         let refuse = |name: Option<&str>, version: Option<&str>, error: String| {
+            let mut record = self.component_record(file).unwrap_or_default();
+            if record.refused_sha256.as_deref() == Some(sha) {
+                // Already refused and audited (by this or another process).
+                tracing::debug!(file, error, "component still refused");
+                let mut comps = self.lock_components();
+                comps.files.entry(file.to_owned()).or_default().changed_ms = now_ms();
+                return error;
+            }
+            record.refused_sha256 = Some(sha.to_owned());
+            if let Err(e) = self.store.put_component(file, Some(&record)) {
+                tracing::error!(file, error = %e, "recording the refusal failed");
+            }
             self.record_event(ConnectorEvent {
                 kind: ConnectorEventKind::Refused,
                 file: file.to_owned(),
@@ -438,6 +457,7 @@ impl Service {
             version: Some(d.version.clone()),
             sha256: Some(sha.to_owned()),
             take_over,
+            refused_sha256: None,
         };
         let known = self.component_record(file);
         if let Err(e) = self.store.put_component(file, Some(&record)) {
