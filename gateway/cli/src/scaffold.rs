@@ -13,6 +13,7 @@
 use std::fmt;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use tf_core::ids::is_host_name;
 
 /// One file of a new connector crate: path relative to the crate root, contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,21 +250,6 @@ fn check_domains(domains: &[String]) -> Result<(), ScaffoldError> {
         }
     }
     Ok(())
-}
-
-/// The host's rule (`tf_connector_host::descriptor`): labels of `[a-z0-9-]`,
-/// 1–63 bytes, not starting or ending with `-`, at most 253 bytes in all.
-fn is_host_name(s: &str) -> bool {
-    s.len() <= 253
-        && s.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
 }
 
 /// `my-api_v2` → `MyApiV2`; a name the generated code already uses

@@ -8,6 +8,7 @@ use tf_core::{
 };
 
 use crate::bindings::types as wit;
+pub(crate) use tf_core::ids::is_host_name;
 
 /// Most actions one catalogue may hold.
 pub(crate) const MAX_ACTIONS: usize = 20_000;
@@ -150,22 +151,6 @@ fn is_action_segment(s: &str) -> bool {
 
 fn is_text(s: &str) -> bool {
     s.len() <= MAX_TEXT && !s.chars().any(char::is_control)
-}
-
-/// A lowercase DNS host name: labels of `[a-z0-9-]`, 1–63 bytes, not starting
-/// or ending with `-`, at most 253 bytes in all. No wildcards, no IP literals
-/// with ports, no trailing dot.
-pub(crate) fn is_host_name(s: &str) -> bool {
-    s.len() <= 253
-        && s.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
 }
 
 fn is_header_name(s: &str) -> bool {

@@ -26,6 +26,24 @@ impl fmt::Debug for RequestId {
     }
 }
 
+/// A lowercase DNS host name: labels of `[a-z0-9-]`, 1–63 bytes, not
+/// starting or ending with `-`, at most 253 bytes in all. No wildcards, no
+/// IP literals with ports, no trailing dot. The one rule for connector
+/// domains (descriptors, instances, scaffolds).
+pub fn is_host_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
 /// Returns true if `name` is a valid gateway, connector-instance or connector
 /// name: 1..=64 characters from `[A-Za-z0-9._ -]`, not starting with `.` or a space.
 pub fn is_valid_name(name: &str) -> bool {

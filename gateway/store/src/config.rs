@@ -74,18 +74,7 @@ fn check_name(what: &'static str, name: &str) -> Result<(), WriteError> {
 
 /// A lower-case host name (labels of `[a-z0-9-]`), optionally `*.` first.
 fn valid_domain(domain: &str) -> bool {
-    let host = domain.strip_prefix("*.").unwrap_or(domain);
-    !host.is_empty()
-        && host.len() <= 253
-        && host.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
+    tf_core::ids::is_host_name(domain.strip_prefix("*.").unwrap_or(domain))
 }
 
 fn same_key(a: &Rule, gateway: &str, connector: &str, action: &str) -> bool {

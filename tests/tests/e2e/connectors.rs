@@ -239,6 +239,21 @@ async fn list(g: &Gateway) -> String {
     g.tf(&["connector", "list"]).await.ok().stdout
 }
 
+/// Polls `tf connector list` (for at most 10 s) until `done` holds for its
+/// output, and returns that output.
+async fn list_until(g: &Gateway, what: &str, done: impl Fn(&str) -> bool) -> String {
+    eventually(what, Duration::from_secs(10), || {
+        let out = std::process::Command::new(tf_bin())
+            .env("TF_DATA_DIR", g.data_dir())
+            .args(["connector", "list"])
+            .output()
+            .ok()?;
+        let s = String::from_utf8_lossy(&out.stdout).into_owned();
+        done(&s).then_some(s)
+    })
+    .await
+}
+
 fn now_s() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -443,16 +458,7 @@ async fn bad_components_are_refused_and_the_old_version_keeps_serving() {
     ];
     for (what, bytes, error) in &cases {
         land_in_place(&g, "acme.wasm", bytes);
-        let listed = eventually(what, Duration::from_secs(10), || {
-            let out = std::process::Command::new(tf_bin())
-                .env("TF_DATA_DIR", g.data_dir())
-                .args(["connector", "list"])
-                .output()
-                .ok()?;
-            let s = String::from_utf8_lossy(&out.stdout).into_owned();
-            s.contains(error).then_some(s)
-        })
-        .await;
+        let listed = list_until(&g, what, |s| s.contains(error)).await;
         assert!(
             listed.contains("loaded (newer file refused)"),
             "{what}: {listed}"
@@ -466,44 +472,24 @@ async fn bad_components_are_refused_and_the_old_version_keeps_serving() {
     }
     // A component whose name does not match its file.
     land_in_place(&g, "other.wasm", &v2);
-    eventually("name mismatch", Duration::from_secs(10), || {
-        let out = std::process::Command::new(tf_bin())
-            .env("TF_DATA_DIR", g.data_dir())
-            .args(["connector", "list"])
-            .output()
-            .ok()?;
-        String::from_utf8_lossy(&out.stdout)
-            .contains("declares connector name \"acme\" but the file is other.wasm")
-            .then_some(())
+    list_until(&g, "name mismatch", |s| {
+        s.contains("declares connector name \"acme\" but the file is other.wasm")
     })
     .await;
     std::fs::remove_file(g.data_dir().join("connectors/other.wasm")).expect("rm");
 
     // The good v2, written in place, loads.
     land_in_place(&g, "acme.wasm", &v2);
-    eventually("v2 serving", Duration::from_secs(10), || {
-        let out = std::process::Command::new(tf_bin())
-            .env("TF_DATA_DIR", g.data_dir())
-            .args(["connector", "list"])
-            .output()
-            .ok()?;
-        let s = String::from_utf8_lossy(&out.stdout).into_owned();
-        (s.contains(&sha256_of(&built.v2)[..12]) && !s.contains("last error")).then_some(())
+    let v2_sha = sha256_of(&built.v2);
+    list_until(&g, "v2 serving", |s| {
+        s.contains(&v2_sha[..12]) && !s.contains("last error")
     })
     .await;
     assert_eq!(get(&g, "/v1/items/1").await, (200, "acme.item.read".into()));
 
     // Removed: its domain is denied again.
     std::fs::remove_file(g.data_dir().join("connectors/acme.wasm")).expect("rm");
-    eventually("removal", Duration::from_secs(10), || {
-        let out = std::process::Command::new(tf_bin())
-            .env("TF_DATA_DIR", g.data_dir())
-            .args(["connector", "list"])
-            .output()
-            .ok()?;
-        (!String::from_utf8_lossy(&out.stdout).contains("acme.wasm")).then_some(())
-    })
-    .await;
+    list_until(&g, "removal", |s| !s.contains("acme.wasm")).await;
     assert_eq!(get(&g, "/v1/items/1").await.0, 403);
 
     let audit = g.audit().await;
