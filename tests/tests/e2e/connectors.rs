@@ -401,6 +401,16 @@ async fn hot_swap_under_load_fails_no_request_and_serves_v2_within_a_second() {
         (first_v2 - landed) * 1000.0,
         (last_v1 - landed) * 1000.0
     );
+    if std::env::var_os("TF_E2E_SWAP_LOG").is_some() {
+        eprintln!("landed at {landed:.3}");
+        for l in g
+            .logs()
+            .lines()
+            .filter(|l| l.contains("acme") || l.contains("applied"))
+        {
+            eprintln!("{l}");
+        }
+    }
     assert!(
         last_v1 < landed + 1.0,
         "v1 still answered a request started {:.3} s after v2 landed",
