@@ -53,6 +53,14 @@ fn failure_reason(err: &wasmtime::Error, memory_exceeded: bool) -> String {
     if memory_exceeded {
         return "memory limit exceeded".into();
     }
+    if err
+        .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+        .is_some()
+    {
+        // Named, so an operator knows to raise `max_instances` (a Python
+        // component takes ~38 core-instance slots, a Rust one ~3).
+        return format!("no free instance slot: {err}");
+    }
     match err.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => "deadline exceeded".into(),
         Some(wasmtime::Trap::StackOverflow) => "stack overflow".into(),

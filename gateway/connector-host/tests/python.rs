@@ -269,3 +269,22 @@ fn python_connector_instantiates_and_classifies_within_the_deadline() {
         "{per_call:?} per call"
     );
 }
+
+/// A component that needs more instance slots than the pool has is refused
+/// with a reason that names the limit (a Python component takes ~38 core
+/// instances; `max_instances: 1` allows 8).
+#[test]
+fn too_few_instance_slots_are_named() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("connectors-py-cache");
+    LazyLock::force(&NOTES); // fills the artifact cache
+    let dir = Dir::open_ambient_dir(&dir, cap_std::ambient_authority()).expect("cache dir");
+    let small = HostConfig {
+        max_instances: 1,
+        ..HostConfig::default()
+    };
+    let host = Host::new(small, Some(dir)).expect("host");
+    let started = Instant::now();
+    let err = host.load(&NOTES_WASM).expect_err("too few slots");
+    eprintln!("python notes: refused for slots in {:?}", started.elapsed());
+    assert!(err.to_string().contains("no free instance slot"), "{err}");
+}
