@@ -13,7 +13,8 @@
 //! string, `body` is a string or any JSON value (sent as its JSON text).
 //! `expect.params`, when given, must equal the action's params exactly
 //! (JSON strings are text, numbers integers, booleans booleans).
-//! Blank lines and lines starting with `#` are skipped.
+//! Blank lines and lines starting with `#` are skipped, except `# host: NAME`,
+//! which sets the host of the fixtures after it that name none.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -21,6 +22,11 @@ use std::fmt::Write as _;
 use serde::Deserialize;
 
 use crate::{Action, Connector, ParamValue, Request};
+
+/// A comment line `# host: NAME` sets the host of the fixtures after it
+/// that name none (instead of the harness's default), so a file carries its
+/// own default for connectors without domains.
+pub const HOST_DIRECTIVE: &str = "# host:";
 
 /// One fixture line.
 #[derive(Debug, Deserialize)]
@@ -79,13 +85,22 @@ impl Fixture {
 
 /// Parses JSON lines into fixtures; errors name the line.
 pub fn parse(jsonl: &str) -> Result<Vec<Fixture>, String> {
+    let mut host: Option<String> = None;
     jsonl
         .lines()
         .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .filter(|(_, l)| {
+            if let Some(h) = l.trim().strip_prefix(HOST_DIRECTIVE) {
+                host = Some(h.trim().to_owned());
+            }
+            !l.trim().is_empty() && !l.trim_start().starts_with('#')
+        })
         .map(|(i, l)| {
-            let f: Fixture =
+            let mut f: Fixture =
                 serde_json::from_str(l).map_err(|e| format!("fixture line {}: {e}", i + 1))?;
+            if f.host.is_none() {
+                f.host.clone_from(&host);
+            }
             if f.expect.is_some() == f.error.is_some() {
                 return Err(format!(
                     "fixture line {}: a fixture needs exactly one of `expect` and `error`",

@@ -52,6 +52,38 @@ pub fn all() -> &'static [(&'static str, &'static [u8])] {
     &ALL
 }
 
+macro_rules! fixtures_of {
+    ($kind:literal) => {
+        (
+            $kind,
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../connectors-wasm/",
+                $kind,
+                "/fixtures/actions.jsonl"
+            )),
+        )
+    };
+}
+
+static FIXTURES: [(&str, &str); 8] = [
+    fixtures_of!("github"),
+    fixtures_of!("generic"),
+    fixtures_of!("stripe"),
+    fixtures_of!("slack"),
+    fixtures_of!("openai"),
+    fixtures_of!("anthropic"),
+    fixtures_of!("mcp"),
+    fixtures_of!("webhook"),
+];
+
+/// The fixtures (JSON lines) a shipped connector is tested with: the gateway
+/// embeds them before loading it, so every built-in checks itself at load
+/// in the real host, as third-party components do.
+pub fn fixtures(kind: &str) -> Option<&'static str> {
+    FIXTURES.iter().find(|(k, _)| *k == kind).map(|(_, f)| *f)
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;

@@ -28,7 +28,15 @@ pub(crate) fn load_builtins(dd: &DataDir) -> anyhow::Result<(Host, BTreeMap<Stri
         .context("cannot start the connector engine")?;
     let mut kinds = BTreeMap::new();
     for (kind, wasm) in tf_builtins::all() {
-        match host.load(wasm) {
+        // Each built-in runs its own fixtures at load, like any component.
+        let with_fixtures = tf_builtins::fixtures(kind)
+            .map(|f| tf_connector_host::metadata::with_fixtures(wasm, f));
+        let loaded = match with_fixtures {
+            Some(Ok(w)) => host.load(&w),
+            Some(Err(e)) => Err(e.into()),
+            None => host.load(wasm),
+        };
+        match loaded {
             Ok(connector) => {
                 kinds.insert(
                     (*kind).to_owned(),

@@ -10,8 +10,9 @@
 //! {"method":"TRACE","path":"/","error":"unsupported_method"}
 //! ```
 //!
-//! `host` defaults to the connector's first domain. Blank lines and lines
-//! starting with `#` are skipped.
+//! `host` defaults to the last `# host: NAME` line above it, else the
+//! connector's first domain. Blank lines and other lines starting with `#`
+//! are skipped.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -25,6 +26,10 @@ use crate::Connector;
 /// concatenated (`tf connector build`): line numbers restart, and
 /// failures name the file.
 pub const FILE_MARKER: &str = "# file: ";
+
+/// A comment line `# host: NAME` sets the host of the fixtures after it
+/// that name none (until the next one, or the next file).
+pub const HOST_DIRECTIVE: &str = "# host:";
 
 /// Most fixture lines one file (or embedded section) may hold.
 pub const MAX_FIXTURES: usize = 10_000;
@@ -97,11 +102,17 @@ impl std::fmt::Display for FixtureReport {
 fn parse(jsonl: &str) -> Result<Vec<(String, Fixture)>, FixtureError> {
     let mut out = Vec::new();
     let mut file: Option<&str> = None;
+    let mut host: Option<&str> = None;
     let mut base = 0;
     for (i, line) in jsonl.lines().enumerate() {
         if let Some(name) = line.strip_prefix(FILE_MARKER) {
             file = Some(name.trim());
+            host = None;
             base = i + 1;
+            continue;
+        }
+        if let Some(h) = line.trim().strip_prefix(HOST_DIRECTIVE) {
+            host = Some(h.trim());
             continue;
         }
         let trimmed = line.trim();
@@ -124,6 +135,10 @@ fn parse(jsonl: &str) -> Result<Vec<(String, Fixture)>, FixtureError> {
                 at,
                 message: "a fixture needs exactly one of `expect` and `error`".into(),
             });
+        }
+        let mut fixture = fixture;
+        if fixture.host.is_none() {
+            fixture.host = host.map(str::to_owned);
         }
         out.push((at, fixture));
     }

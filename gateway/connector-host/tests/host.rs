@@ -472,3 +472,16 @@ fn the_released_contract_is_unchanged() {
         "wit/connector.wit changed, but tameflare:connector@0.1.0 is released and must never change; put a new version beside it"
     );
 }
+
+/// Every shipped connector passes its own fixtures in the real host (the
+/// gateway embeds them and runs them at every load).
+#[test]
+fn every_builtin_passes_its_fixtures_in_the_host() {
+    for (kind, wasm) in tf_builtins::all() {
+        let fixtures = tf_builtins::fixtures(kind).expect("fixtures");
+        let cases = fixtures.lines().filter(|l| l.starts_with('{')).count();
+        let with = tf_connector_host::metadata::with_fixtures(wasm, fixtures).unwrap();
+        let c = HOST.load(&with).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(c.fixtures_passed(), cases, "{kind}");
+    }
+}
