@@ -86,30 +86,30 @@ impl Fixture {
 /// Parses JSON lines into fixtures; errors name the line.
 pub fn parse(jsonl: &str) -> Result<Vec<Fixture>, String> {
     let mut host: Option<String> = None;
-    jsonl
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| {
-            if let Some(h) = l.trim().strip_prefix(HOST_DIRECTIVE) {
-                host = Some(h.trim().to_owned());
-            }
-            !l.trim().is_empty() && !l.trim_start().starts_with('#')
-        })
-        .map(|(i, l)| {
-            let mut f: Fixture =
-                serde_json::from_str(l).map_err(|e| format!("fixture line {}: {e}", i + 1))?;
-            if f.host.is_none() {
-                f.host.clone_from(&host);
-            }
-            if f.expect.is_some() == f.error.is_some() {
-                return Err(format!(
-                    "fixture line {}: a fixture needs exactly one of `expect` and `error`",
-                    i + 1
-                ));
-            }
-            Ok(f)
-        })
-        .collect()
+    let mut out = Vec::new();
+    for (i, line) in jsonl.lines().enumerate() {
+        let l = line.trim();
+        if let Some(h) = l.strip_prefix(HOST_DIRECTIVE) {
+            host = Some(h.trim().to_owned());
+            continue;
+        }
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let mut f: Fixture =
+            serde_json::from_str(l).map_err(|e| format!("fixture line {}: {e}", i + 1))?;
+        if f.expect.is_some() == f.error.is_some() {
+            return Err(format!(
+                "fixture line {}: a fixture needs exactly one of `expect` and `error`",
+                i + 1
+            ));
+        }
+        if f.host.is_none() {
+            f.host.clone_from(&host);
+        }
+        out.push(f);
+    }
+    Ok(out)
 }
 
 /// Runs every fixture against `C`. Returns the fixtures (for further checks,
