@@ -276,6 +276,16 @@ impl Service {
                 c.placement.clone().unwrap_or(Placement::None),
             ),
         };
+        // Show what the instance serves now: a domain another instance took
+        // over (`--take-over`) is not listed under this one.
+        let mut domains = domains;
+        let snapshot = self.snapshot.load();
+        domains.retain(|d| {
+            snapshot
+                .routes
+                .get(&d.to_ascii_lowercase())
+                .is_none_or(|r| r.instance == c.name)
+        });
         Ok(ConnectorInfo {
             name: c.name.clone(),
             kind: c.kind.clone(),

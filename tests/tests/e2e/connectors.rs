@@ -580,6 +580,13 @@ async fn colliding_domains_are_refused_unless_installed_with_take_over() {
         .await
         .ok();
     assert_eq!(get(&g, "/v1/items/1").await.1, "acme.item.get");
+    // The list shows who serves the domain now.
+    let listed = list(&g).await;
+    let legacy = listed
+        .lines()
+        .find(|l| l.starts_with("legacy"))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(!legacy.contains(DOMAIN), "{listed}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
