@@ -159,11 +159,6 @@ fn write_replacing(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    hex::encode(sha2::Sha256::digest(bytes))
-}
-
 /// `tf connector build`.
 pub(crate) fn build(args: ConnectorBuildArgs) -> anyhow::Result<()> {
     let (component, default_out) = match &args.component {
@@ -214,7 +209,7 @@ pub(crate) fn build(args: ConnectorBuildArgs) -> anyhow::Result<()> {
         "built {} ({} bytes, sha256 {}), {} fixture file(s) embedded, sdk: {}",
         out_path.display(),
         built.len(),
-        sha256_hex(&built),
+        metadata::sha256_hex(&built),
         files,
         meta.sdk.as_deref().unwrap_or("none")
     );

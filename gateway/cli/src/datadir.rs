@@ -72,6 +72,30 @@ pub(crate) fn new_token() -> String {
     random_hex(32)
 }
 
+/// Writes `name` in `dir` whole: a temp file beside it (`.NAME.tmp`,
+/// created with `mode`, synced), renamed over the old one, so no reader
+/// ever sees it half-written.
+pub(crate) fn replace_file(
+    dir: &Dir,
+    name: &str,
+    contents: &[u8],
+    mode: u32,
+) -> std::io::Result<()> {
+    let tmp = format!(".{name}.tmp");
+    match dir.remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true).mode(mode);
+    let mut f = dir.open_with(&tmp, &opts)?;
+    f.write_all(contents)?;
+    f.sync_all()?;
+    drop(f);
+    dir.rename(&tmp, dir, name)
+}
+
 impl DataDir {
     /// Creates the directory (0700) if missing, then opens it once.
     pub(crate) fn open(path: &Path) -> anyhow::Result<Self> {
@@ -132,15 +156,7 @@ impl DataDir {
 
     /// Replaces a file atomically (temp file, then rename).
     fn write_atomic(&self, name: &str, contents: &[u8], mode: u32) -> anyhow::Result<()> {
-        let tmp = format!(".{name}.tmp");
-        match self.dir.remove_file(&tmp) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(e).context("cannot remove a stale temp file"),
-        }
-        self.write_new(&tmp, contents, mode)?;
-        self.dir
-            .rename(&tmp, &self.dir, name)
+        replace_file(&self.dir, name, contents, mode)
             .with_context(|| format!("cannot replace {}/{name}", self.path.display()))
     }
 

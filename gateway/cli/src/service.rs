@@ -124,6 +124,24 @@ impl Service {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The instances components serve through because none is configured
+    /// for them: one per loaded component kind, named after it, with the
+    /// component's own domains and no credential.
+    fn implicit_instances(&self, configured: &[ConnectorInstance]) -> Vec<ConnectorInstance> {
+        self.lock_components()
+            .file_kinds()
+            .into_iter()
+            .filter(|k| !configured.iter().any(|i| i.kind == *k || i.name == *k))
+            .map(|k| ConnectorInstance {
+                name: k.clone(),
+                kind: k,
+                domains: Vec::new(),
+                placement: None,
+                created_ms: 0,
+            })
+            .collect()
+    }
+
     /// Every loaded kind: the built-ins overlaid with the components.
     fn kinds(&self) -> BTreeMap<String, Kind> {
         self.lock_components().kinds(&self.builtins)
@@ -164,10 +182,7 @@ impl Service {
             .into_iter()
             .map(|g| (g.name, g.token))
             .collect();
-        let (kinds, file_kinds) = {
-            let comps = self.lock_components();
-            (comps.kinds(&self.builtins), comps.file_kinds())
-        };
+        let kinds = self.lock_components().kinds(&self.builtins);
         let take_over: std::collections::BTreeSet<String> = self
             .store
             .components()?
@@ -175,9 +190,9 @@ impl Service {
             .filter(|(_, r)| r.take_over)
             .filter_map(|(f, _)| f.strip_suffix(".wasm").map(str::to_owned))
             .collect();
-        let mut instances: Vec<InstanceConfig> = self
-            .store
-            .connectors()?
+        let mut configured = self.store.connectors()?;
+        configured.extend(self.implicit_instances(&configured));
+        let instances: Vec<InstanceConfig> = configured
             .into_iter()
             .map(|c| InstanceConfig {
                 take_over: take_over.contains(&c.kind),
@@ -187,19 +202,6 @@ impl Service {
                 placement: c.placement,
             })
             .collect();
-        // A component with no configured instance serves its own domains
-        // under its own name, without a credential.
-        for kind in file_kinds {
-            if !instances.iter().any(|i| i.kind == kind || i.name == kind) {
-                instances.push(InstanceConfig {
-                    take_over: take_over.contains(&kind),
-                    name: kind.clone(),
-                    kind,
-                    domains: Vec::new(),
-                    placement: None,
-                });
-            }
-        }
         let rules = self.store.rules()?;
         let version = self.version.fetch_add(1, Ordering::Relaxed) + 1;
         let store = &self.store;
@@ -364,19 +366,7 @@ impl Control for Service {
 
     fn connectors(&self) -> Result<ConnectorList, ControlError> {
         let mut instances = self.store.connectors().map_err(read_err)?;
-        // Components without a configured instance serve under their own name.
-        let file_kinds = self.lock_components().file_kinds();
-        for kind in file_kinds {
-            if !instances.iter().any(|i| i.kind == kind || i.name == kind) {
-                instances.push(ConnectorInstance {
-                    name: kind.clone(),
-                    kind,
-                    domains: Vec::new(),
-                    placement: None,
-                    created_ms: 0,
-                });
-            }
-        }
+        instances.extend(self.implicit_instances(&instances));
         let connectors = instances
             .iter()
             .map(|c| self.info(c))
@@ -444,20 +434,7 @@ impl Control for Service {
 
         let _guard = self.lock()?;
         let existing = self.store.connectors().map_err(read_err)?;
-        // Components without a configured instance serve under their own name.
-        let implicit: Vec<ConnectorInstance> = self
-            .lock_components()
-            .file_kinds()
-            .into_iter()
-            .filter(|k| !existing.iter().any(|i| i.kind == *k || i.name == *k))
-            .map(|k| ConnectorInstance {
-                name: k.clone(),
-                kind: k,
-                domains: Vec::new(),
-                placement: None,
-                created_ms: 0,
-            })
-            .collect();
+        let implicit = self.implicit_instances(&existing);
         // (An explicit instance of a component's kind replaces its implicit one.)
         for other in existing
             .iter()

@@ -178,6 +178,13 @@ fn walk(
     Ok(())
 }
 
+/// Lower-case hex SHA-256 of a component's bytes: the identity the host,
+/// the audit trail and `tf connector list` use.
+pub fn sha256_hex(wasm: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(wasm))
+}
+
 /// Reads the host's custom sections and checks the framing of the whole
 /// file (every section length fits).
 pub fn read(wasm: &[u8]) -> Result<ComponentMetadata, MetadataError> {

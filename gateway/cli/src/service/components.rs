@@ -27,13 +27,16 @@ use std::io::ErrorKind;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use cap_std::fs::{Dir, MetadataExt as _, OpenOptions, OpenOptionsExt as _};
+use cap_std::fs::{Dir, MetadataExt as _};
 use tf_admin::ControlError;
 use tf_admin::api::ComponentInfo;
 use tf_core::{AuditEntry, ConnectorEvent, ConnectorEventKind, RequestId};
 use tf_store::ComponentRecord;
 
+use tf_connector_host::metadata::sha256_hex;
+
 use super::{Service, now_ms, write_err};
+use crate::datadir::replace_file;
 use crate::snapshot::Kind;
 
 /// Copies of the last version of each file that loaded, so a refused file
@@ -48,7 +51,7 @@ fn keep_last_good(dir: &Dir, file: &str, bytes: &[u8]) {
         Err(e) => Err(e),
     }
     .and_then(|()| dir.open_dir(LAST_GOOD))
-    .and_then(|d| write_atomic(&d, file, bytes));
+    .and_then(|d| replace_file(&d, file, bytes, 0o644));
     if let Err(e) = kept {
         tracing::warn!(file, error = %e, "keeping a copy of the loaded component failed");
     }
@@ -174,11 +177,6 @@ pub(crate) enum Scan {
 fn event_entry(event: ConnectorEvent) -> AuditEntry {
     let now = now_ms();
     AuditEntry::connector_event(now, RequestId::new(now, rand::random()), event)
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 impl Service {
@@ -329,25 +327,21 @@ impl Service {
         }
     }
 
-    /// Compiles, self-tests and checks one component for `file`, then swaps
-    /// in the snapshot that serves it. Write lock held. On refusal returns
-    /// the reason (already logged and audited); nothing changed.
-    fn load_and_swap(
+    /// Records (once per content) and returns why `file` was refused.
+    fn refuse(
         &self,
         file: &str,
-        bytes: &[u8],
         sha: &str,
         actor: &str,
-    ) -> Result<Loaded, String> {
-        let refuse = |name: Option<&str>, version: Option<&str>, error: String| {
-            let mut record = self.component_record(file).unwrap_or_default();
-            if record.refused_sha256.as_deref() == Some(sha) {
-                // Already refused and audited (by this or another process).
-                tracing::debug!(file, error, "component still refused");
-                let mut comps = self.lock_components();
-                comps.files.entry(file.to_owned()).or_default().changed_ms = now_ms();
-                return error;
-            }
+        declared: Option<(&str, &str)>,
+        error: String,
+    ) -> String {
+        let mut record = self.component_record(file).unwrap_or_default();
+        let already = record.refused_sha256.as_deref() == Some(sha);
+        if already {
+            // Already refused and audited (by this or another process).
+            tracing::debug!(file, error, "component still refused");
+        } else {
             record.refused_sha256 = Some(sha.to_owned());
             if let Err(e) = self.store.put_component(file, Some(&record)) {
                 tracing::error!(file, error = %e, "recording the refusal failed");
@@ -355,36 +349,59 @@ impl Service {
             self.record_event(ConnectorEvent {
                 kind: ConnectorEventKind::Refused,
                 file: file.to_owned(),
-                name: name.map(str::to_owned),
-                version: version.map(str::to_owned),
+                name: declared.map(|(n, _)| n.to_owned()),
+                version: declared.map(|(_, v)| v.to_owned()),
                 sha256: Some(sha.to_owned()),
                 actor: actor.to_owned(),
                 error: Some(error.clone()),
             });
-            let mut comps = self.lock_components();
-            let state = comps.files.entry(file.to_owned()).or_default();
-            state.changed_ms = now_ms();
-            error
-        };
+        }
+        let mut comps = self.lock_components();
+        comps.files.entry(file.to_owned()).or_default().changed_ms = now_ms();
+        error
+    }
+
+    /// Compiles and self-tests one component for `file`, then
+    /// [`Service::swap_in`]. Write lock held. On refusal returns the reason
+    /// (already logged and audited); nothing changed.
+    fn load_and_swap(
+        &self,
+        file: &str,
+        bytes: &[u8],
+        sha: &str,
+        actor: &str,
+    ) -> Result<Loaded, String> {
         let Some(host) = &self.host else {
-            return Err(refuse(
-                None,
-                None,
-                "no connector engine in this process".into(),
-            ));
-        };
-        let Some(expected) = stem(file) else {
-            return Err(refuse(None, None, "not a .wasm file name".into()));
+            let error = "no connector engine in this process".to_owned();
+            return Err(self.refuse(file, sha, actor, None, error));
         };
         let connector = host
             .load(bytes)
-            .map_err(|e| refuse(None, None, e.to_string()))?;
+            .map_err(|e| self.refuse(file, sha, actor, None, e.to_string()))?;
+        self.swap_in(file, connector, sha, actor)
+    }
+
+    /// Checks a loaded component against what serves (its file name, a
+    /// built-in's name, instance names, domains via the snapshot build),
+    /// then swaps in the snapshot that serves it. Write lock held.
+    fn swap_in(
+        &self,
+        file: &str,
+        connector: Arc<tf_connector_host::Connector>,
+        sha: &str,
+        actor: &str,
+    ) -> Result<Loaded, String> {
+        let refuse = |declared: Option<(&str, &str)>, error: String| {
+            self.refuse(file, sha, actor, declared, error)
+        };
+        let Some(expected) = stem(file) else {
+            return Err(refuse(None, "not a .wasm file name".into()));
+        };
         let d = Arc::clone(connector.descriptor());
-        let (name, version) = (Some(d.name.as_str()), Some(d.version.as_str()));
+        let declared = Some((d.name.as_str(), d.version.as_str()));
         if d.name != expected {
             return Err(refuse(
-                name,
-                version,
+                declared,
                 format!(
                     "the component declares connector name {:?} but the file is {file}; name it {}.wasm",
                     d.name, d.name
@@ -394,8 +411,7 @@ impl Service {
         let take_over = self.take_over(file);
         if self.builtins.contains_key(&d.name) && !take_over {
             return Err(refuse(
-                name,
-                version,
+                declared,
                 format!(
                     "{:?} is a built-in connector; install with `tf connector install --take-over` to replace it",
                     d.name
@@ -405,12 +421,11 @@ impl Service {
         if let Some(other) = self
             .store
             .connector(&d.name)
-            .map_err(|e| refuse(name, version, format!("reading the configuration: {e}")))?
+            .map_err(|e| refuse(declared, format!("reading the configuration: {e}")))?
             .filter(|i| i.kind != d.name)
         {
             return Err(refuse(
-                name,
-                version,
+                declared,
                 format!(
                     "a connector instance named {:?} (kind {}) already exists; remove it first (`tf connector remove {}`)",
                     other.name, other.kind, other.name
@@ -443,7 +458,7 @@ impl Service {
                 other => other.to_string(),
             };
             drop(comps);
-            return Err(refuse(name, version, reason));
+            return Err(refuse(declared, reason));
         }
         {
             let mut comps = self.lock_components();
@@ -572,11 +587,11 @@ impl Service {
                 "this process has no connector engine".into(),
             ));
         };
-        // Learn the name first (a refused component is reported, not written).
-        let name = match host.load(bytes) {
-            Ok(c) => c.descriptor().name.clone(),
+        // Compile and self-test once; a refused component is reported, not written.
+        let sha = sha256_hex(bytes);
+        let connector = match host.load(bytes) {
+            Ok(c) => c,
             Err(e) => {
-                let sha = sha256_hex(bytes);
                 self.record_event(ConnectorEvent {
                     kind: ConnectorEventKind::Refused,
                     file: "(tf connector install)".into(),
@@ -589,8 +604,7 @@ impl Service {
                 return Err(ControlError::Invalid(format!("component refused: {e}")));
             }
         };
-        let file = format!("{name}.wasm");
-        let sha = sha256_hex(bytes);
+        let file = format!("{}.wasm", connector.descriptor().name);
         let _guard = self.lock()?;
         let serving = self
             .lock_components()
@@ -607,6 +621,8 @@ impl Service {
         let before = self.component_record(&file);
         let mut record = before.clone().unwrap_or_default();
         record.take_over = take_over;
+        // An explicit install is audited even if these bytes were refused before.
+        record.refused_sha256 = None;
         self.store
             .put_component(&file, Some(&record))
             .map_err(write_err)?;
@@ -620,7 +636,7 @@ impl Service {
             let state = comps.files.entry(file.clone()).or_default();
             state.refused_sha = None;
         }
-        if let Err(reason) = self.load_and_swap(&file, bytes, &sha, actor) {
+        if let Err(reason) = self.swap_in(&file, connector, &sha, actor) {
             restore();
             return Err(ControlError::Conflict(format!(
                 "component refused: {reason}"
@@ -628,7 +644,7 @@ impl Service {
         }
         // Serving now; make the file match (the watcher then finds it applied).
         keep_last_good(dir, &file, bytes);
-        let written = write_atomic(dir, &file, bytes).and_then(|()| dir.metadata(&file));
+        let written = replace_file(dir, &file, bytes, 0o644).and_then(|()| dir.metadata(&file));
         let mut comps = self.lock_components();
         let state = comps.files.entry(file.clone()).or_default();
         match written {
@@ -712,25 +728,6 @@ fn info(file: &str, state: &FileState) -> ComponentInfo {
         last_error: state.last_error.clone(),
         changed_ms: state.changed_ms,
     }
-}
-
-/// Writes `name` whole: a temp file in the same directory, synced, then
-/// renamed over the old one, so no reader sees it half-written.
-fn write_atomic(dir: &Dir, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let tmp = format!(".{name}.tmp");
-    match dir.remove_file(&tmp) {
-        Ok(()) => {}
-        Err(e) if e.kind() == ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    let mut opts = OpenOptions::new();
-    opts.write(true).create_new(true).mode(0o644);
-    let mut f = dir.open_with(&tmp, &opts)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    dir.rename(&tmp, dir, name)
 }
 
 /// Runs [`Service::sync_components`] every [`POLL_INTERVAL`] on its own
