@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tf_core::{Action, Classifier, ClassifyError, ConnectorRequest, Descriptor};
+use tf_core::{Action, Catalogue, Classifier, ClassifyError, ConnectorRequest, Descriptor};
 use wasmtime::Store;
 
 use crate::bindings;
@@ -30,6 +30,8 @@ pub struct Connector {
     shared: Arc<Shared>,
     pre: bindings::ConnectorPre<StoreState>,
     descriptor: Arc<Descriptor>,
+    /// The descriptor's catalogue, indexed for checking each action.
+    catalogue: Catalogue,
     sha256_hex: String,
     from_cache: bool,
     sdk: Option<String>,
@@ -121,6 +123,7 @@ impl Connector {
         Ok(Arc::new(Connector {
             shared,
             pre,
+            catalogue: Catalogue::new(&descriptor.actions),
             descriptor: Arc::new(descriptor),
             sha256_hex,
             from_cache,
@@ -230,7 +233,7 @@ impl Classifier for Connector {
         match output {
             Ok(action) => {
                 let action = action_from_wit(action);
-                action.validate(&self.descriptor).map_err(|e| {
+                action.validate(&self.catalogue).map_err(|e| {
                     let reason = match e {
                         tf_core::action::InvalidAction::TooLarge(what) => {
                             format!("invalid output: {what} too large")

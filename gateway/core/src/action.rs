@@ -41,18 +41,60 @@ impl ActionSpec {
     /// (e.g. `mcp.tools.*` for one action per MCP tool): it covers
     /// `prefix.<segment>` for one more segment of `[A-Za-z0-9_-]`.
     pub fn covers(&self, name: &str) -> bool {
-        match self.name.strip_suffix(".*") {
+        match self.family() {
             None => self.name == name,
-            Some(prefix) => name
-                .strip_prefix(prefix)
-                .and_then(|rest| rest.strip_prefix('.'))
-                .is_some_and(|seg| {
-                    !seg.is_empty()
-                        && seg
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
-                }),
+            Some(prefix) => in_family(prefix, name),
         }
+    }
+
+    /// `Some("mcp.tools.")` for a family entry `mcp.tools.*`.
+    fn family(&self) -> Option<&str> {
+        self.name
+            .strip_suffix('*')
+            .filter(|prefix| prefix.ends_with('.'))
+    }
+}
+
+/// `name` is `prefix` (ending in `.`) followed by one non-empty segment of
+/// `[A-Za-z0-9_-]`.
+fn in_family(prefix: &str, name: &str) -> bool {
+    name.strip_prefix(prefix).is_some_and(|seg| {
+        !seg.is_empty()
+            && seg
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+    })
+}
+
+/// A connector's catalogue indexed for the request path: exact names in a
+/// sorted list (binary search), families (`prefix.*`) as prefixes. Covers
+/// exactly the names some [`ActionSpec::covers`]; built once per loaded
+/// connector, so checking an action is O(log n) instead of a scan of the
+/// catalogue (GitHub's has over 1,200 entries).
+#[derive(Clone, Debug, Default)]
+pub struct Catalogue {
+    exact: Vec<Box<str>>,
+    families: Vec<Box<str>>,
+}
+
+impl Catalogue {
+    pub fn new(specs: &[ActionSpec]) -> Self {
+        let mut c = Catalogue::default();
+        for spec in specs {
+            match spec.family() {
+                Some(prefix) => c.families.push(prefix.into()),
+                None => c.exact.push(spec.name.as_str().into()),
+            }
+        }
+        c.exact.sort_unstable();
+        c.exact.dedup();
+        c
+    }
+
+    /// Whether some entry of the catalogue covers `name`.
+    pub fn covers(&self, name: &str) -> bool {
+        self.exact.binary_search_by(|e| (**e).cmp(name)).is_ok()
+            || self.families.iter().any(|p| in_family(p, name))
     }
 }
 
@@ -158,8 +200,8 @@ pub const MAX_PARAM_BYTES: usize = 4096;
 pub const MAX_PARTS: usize = 64;
 
 impl Action {
-    /// Checks an action returned by the connector described by `d`.
-    pub fn validate(&self, d: &Descriptor) -> Result<(), InvalidAction> {
+    /// Checks an action returned by a connector with catalogue `catalogue`.
+    pub fn validate(&self, catalogue: &Catalogue) -> Result<(), InvalidAction> {
         if self.name.len() > MAX_ACTION_NAME {
             return Err(InvalidAction::TooLarge("name"));
         }
@@ -179,7 +221,7 @@ impl Action {
                 return Err(InvalidAction::TooLarge("param"));
             }
         }
-        if !d.actions.iter().any(|a| a.covers(&self.name)) {
+        if !catalogue.covers(&self.name) {
             return Err(InvalidAction::NotInCatalogue(self.name.clone()));
         }
         if self.parts.len() > MAX_PARTS {
@@ -189,7 +231,7 @@ impl Action {
             if !part.parts.is_empty() {
                 return Err(InvalidAction::TooLarge("nested parts"));
             }
-            part.validate(d)?;
+            part.validate(catalogue)?;
         }
         Ok(())
     }
@@ -225,6 +267,46 @@ mod tests {
         ];
         for (entry, name, want) in table {
             assert_eq!(spec(entry).covers(name), want, "{entry} covers {name}");
+            let indexed = Catalogue::new(&[spec("zz.other"), spec(entry), spec("aa.other")]);
+            assert_eq!(
+                indexed.covers(name),
+                want,
+                "catalogue [{entry}] covers {name}"
+            );
         }
+    }
+
+    #[test]
+    fn the_catalogue_index_agrees_with_a_scan_of_the_entries() {
+        let specs: Vec<ActionSpec> = [
+            "github.pr.merge",
+            "github.pr.list",
+            "mcp.tools.*",
+            "mcp.tools.list",
+            "github.pr.merge",
+            "x.*",
+            "*",
+        ]
+        .into_iter()
+        .map(spec)
+        .collect();
+        let index = Catalogue::new(&specs);
+        for name in [
+            "github.pr.merge",
+            "github.pr.list",
+            "github.pr",
+            "github.pr.merged",
+            "mcp.tools.list",
+            "mcp.tools.deploy",
+            "mcp.tools.a.b",
+            "x.y",
+            "x.",
+            "*",
+            "",
+        ] {
+            let scanned = specs.iter().any(|s| s.covers(name));
+            assert_eq!(index.covers(name), scanned, "{name}");
+        }
+        assert!(!Catalogue::new(&[]).covers("github.pr.merge"));
     }
 }

@@ -16,7 +16,7 @@ pub mod ports;
 pub mod snapshot;
 
 pub use action::{
-    Action, ActionSpec, ConnectorRequest, Descriptor, Param, ParamValue, Placement, Risk,
+    Action, ActionSpec, Catalogue, ConnectorRequest, Descriptor, Param, ParamValue, Placement, Risk,
 };
 pub use audit::{AuditEntry, AuditRecord, ChainError, ConnectorEvent, ConnectorEventKind, Outcome};
 pub use ids::RequestId;
