@@ -9,107 +9,28 @@
 //! {"method":"TRACE","host":"example.com","path":"/","error":"unsupported_method"}
 //! ```
 //!
-//! `host` defaults to the harness's default host, `query` is the raw query
-//! string, `body` is a string or any JSON value (sent as its JSON text).
-//! `expect.params`, when given, must equal the action's params exactly
-//! (JSON strings are text, numbers integers, booleans booleans).
-//! Blank lines and lines starting with `#` are skipped, except `# host: NAME`,
-//! which sets the host of the fixtures after it that name none.
+//! `host` defaults to the last `# host: NAME` line above the case, else the
+//! harness's default host; `query` is the raw query string, `body` is a
+//! string or any JSON value (sent as its JSON text). `expect.params`, when
+//! given, must equal the action's params exactly (JSON strings are text,
+//! numbers integers, booleans booleans). Blank lines and other lines
+//! starting with `#` are skipped.
+//!
+//! The format, its parser and the report belong to the `tameflare-fixtures`
+//! crate, which the gateway uses too when it self-tests a component: a file
+//! that passes here passes at load, and a failure reads the same.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::Deserialize;
+use tameflare_fixtures::{Got, GotAction, GotParam};
 
-use crate::{Action, Connector, ParamValue, Request};
+use crate::{Action, ClassifyError, Connector, ParamValue, Request};
 
-/// A comment line `# host: NAME` sets the host of the fixtures after it
-/// that name none (instead of the harness's default), so a file carries its
-/// own default for connectors without domains.
-pub const HOST_DIRECTIVE: &str = "# host:";
-
-/// One fixture line.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Fixture {
-    /// Upper-case method.
-    pub method: String,
-    /// Host; the harness default when absent.
-    pub host: Option<String>,
-    /// Path without query.
-    pub path: String,
-    /// Raw query string.
-    pub query: Option<String>,
-    /// Body: a string is sent as is, other JSON as its text.
-    pub body: Option<serde_json::Value>,
-    /// Expected action.
-    pub expect: Option<Expect>,
-    /// Expected error code instead of an action.
-    pub error: Option<String>,
-}
-
-/// The expected action of a fixture.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Expect {
-    /// Action name.
-    pub name: String,
-    /// Resource, checked when given.
-    pub resource: Option<String>,
-    /// Risk (`low`…`critical`), checked when given.
-    pub risk: Option<String>,
-    /// Exact params, checked when given.
-    pub params: Option<BTreeMap<String, serde_json::Value>>,
-}
-
-impl Fixture {
-    /// The request this fixture describes.
-    pub fn request(&self, default_host: &str) -> Request {
-        Request {
-            method: self.method.clone(),
-            scheme: "https".into(),
-            host: self
-                .host
-                .clone()
-                .unwrap_or_else(|| default_host.to_string()),
-            path: self.path.clone(),
-            query: self.query.clone(),
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: self.body.as_ref().map(|b| match b {
-                serde_json::Value::String(s) => s.clone().into_bytes(),
-                other => other.to_string().into_bytes(),
-            }),
-        }
-    }
-}
+pub use tameflare_fixtures::{Expect, Fixture, HOST_DIRECTIVE, MAX_FIXTURES, diff};
 
 /// Parses JSON lines into fixtures; errors name the line.
 pub fn parse(jsonl: &str) -> Result<Vec<Fixture>, String> {
-    let mut host: Option<String> = None;
-    let mut out = Vec::new();
-    for (i, line) in jsonl.lines().enumerate() {
-        let l = line.trim();
-        if let Some(h) = l.strip_prefix(HOST_DIRECTIVE) {
-            host = Some(h.trim().to_owned());
-            continue;
-        }
-        if l.is_empty() || l.starts_with('#') {
-            continue;
-        }
-        let mut f: Fixture =
-            serde_json::from_str(l).map_err(|e| format!("fixture line {}: {e}", i + 1))?;
-        if f.expect.is_some() == f.error.is_some() {
-            return Err(format!(
-                "fixture line {}: a fixture needs exactly one of `expect` and `error`",
-                i + 1
-            ));
-        }
-        if f.host.is_none() {
-            f.host.clone_from(&host);
-        }
-        out.push(f);
-    }
-    Ok(out)
+    tameflare_fixtures::parse(jsonl).map_err(|e| e.to_string())
 }
 
 /// Runs every fixture against `C`. Returns the fixtures (for further checks,
@@ -120,15 +41,19 @@ pub fn check<C: Connector>(jsonl: &str, default_host: &str) -> Result<Vec<Fixtur
     let needs_body = C::describe().needs_body;
     let mut report = String::new();
     for f in &fixtures {
-        let mut req = f.request(default_host);
-        if !needs_body {
-            req.body = None;
-        }
-        let got = render_result(&C::classify(&req), f);
-        let want = render_expected(f);
-        if got != want {
-            let _ = writeln!(report, "{} {}{}:", f.method, req.host, f.path);
-            report.push_str(&diff(&want, &got));
+        let host = f.host_or(default_host);
+        let req = Request {
+            method: f.method.clone(),
+            scheme: "https".into(),
+            host: host.to_owned(),
+            path: f.path.clone(),
+            query: f.query.clone(),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: if needs_body { f.body_bytes() } else { None },
+        };
+        let result = C::classify(&req);
+        if let Some(failure) = f.mismatch(host, &got(&result)) {
+            let _ = writeln!(report, "{failure}");
         }
     }
     if report.is_empty() {
@@ -138,74 +63,27 @@ pub fn check<C: Connector>(jsonl: &str, default_host: &str) -> Result<Vec<Fixtur
     }
 }
 
-fn render_expected(f: &Fixture) -> String {
-    if let Some(code) = &f.error {
-        return format!("error: {code}\n");
+fn got(result: &Result<Action, ClassifyError>) -> Got<'_> {
+    match result {
+        Err(e) => Got::Rejected(&e.code),
+        Ok(a) => Got::Action(GotAction {
+            name: &a.name,
+            resource: &a.resource,
+            risk: a.risk.as_str(),
+            params: a
+                .params
+                .iter()
+                .map(|p| {
+                    let value = match &p.value {
+                        ParamValue::Text(t) => GotParam::Text(t),
+                        ParamValue::Integer(i) => GotParam::Integer(*i),
+                        ParamValue::Boolean(b) => GotParam::Boolean(*b),
+                    };
+                    (p.name.as_str(), value)
+                })
+                .collect(),
+        }),
     }
-    let Some(e) = &f.expect else {
-        return "fixture has neither expect nor error\n".into();
-    };
-    let mut s = format!("name: {}\n", e.name);
-    if let Some(r) = &e.resource {
-        let _ = writeln!(s, "resource: {r}");
-    }
-    if let Some(r) = &e.risk {
-        let _ = writeln!(s, "risk: {r}");
-    }
-    if let Some(params) = &e.params {
-        for (k, v) in params {
-            let v = match v {
-                serde_json::Value::String(t) => format!("{t:?}"),
-                other => other.to_string(),
-            };
-            let _ = writeln!(s, "param {k} = {v}");
-        }
-    }
-    s
-}
-
-fn render_result(r: &Result<Action, crate::ClassifyError>, f: &Fixture) -> String {
-    let a = match r {
-        Ok(a) => a,
-        Err(e) => return format!("error: {}\n", e.code),
-    };
-    let Some(e) = &f.expect else {
-        return format!("name: {}\n", a.name);
-    };
-    let mut s = format!("name: {}\n", a.name);
-    if e.resource.is_some() {
-        let _ = writeln!(s, "resource: {}", a.resource);
-    }
-    if e.risk.is_some() {
-        let _ = writeln!(s, "risk: {}", a.risk);
-    }
-    if e.params.is_some() {
-        let mut params: Vec<_> = a.params.iter().collect();
-        params.sort_by(|x, y| x.name.cmp(&y.name));
-        for p in params {
-            let v = match &p.value {
-                ParamValue::Text(t) => format!("{t:?}"),
-                other => other.to_string(),
-            };
-            let _ = writeln!(s, "param {} = {v}", p.name);
-        }
-    }
-    s
-}
-
-/// A line diff: `-` expected only, `+` actual only, two spaces both.
-pub fn diff(want: &str, got: &str) -> String {
-    let w: Vec<&str> = want.lines().collect();
-    let g: Vec<&str> = got.lines().collect();
-    let mut out = String::new();
-    for l in &w {
-        let mark = if g.contains(l) { ' ' } else { '-' };
-        let _ = writeln!(out, "  {mark} {l}");
-    }
-    for l in g.iter().filter(|l| !w.contains(l)) {
-        let _ = writeln!(out, "  + {l}");
-    }
-    out
 }
 
 /// Checks a generated source file (e.g. a connector's `src/routes.rs`)
@@ -286,7 +164,7 @@ mod tests {
     #[test]
     fn failing_fixtures_report_a_diff() {
         let jsonl = r#"{"method":"GET","path":"/a","expect":{"name":"toy.get","resource":"toy.test/b","params":{"item_id":"12"}}}"#;
-        let want = "GET toy.test/a:\n    name: toy.get\n  - resource: toy.test/b\n  - param item_id = \"12\"\n  + resource: toy.test/a\n  + param item_id = 12\n";
+        let want = "line 1: GET toy.test/a:\n    name: toy.get\n  - resource: toy.test/b\n  - param item_id = \"12\"\n  + resource: toy.test/a\n  + param item_id = 12\n";
         assert_eq!(check::<Toy>(jsonl, "toy.test").unwrap_err(), want);
     }
 

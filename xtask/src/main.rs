@@ -145,6 +145,7 @@ fn test(extra: &[String]) -> Result<(), String> {
         c.args([
             "clippy",
             "--locked",
+            "--workspace",
             "--all-targets",
             "--manifest-path",
             manifest,
@@ -154,7 +155,13 @@ fn test(extra: &[String]) -> Result<(), String> {
         ]);
         run(&format!("cargo clippy ({manifest})"), c)?;
         let mut c = cargo();
-        c.args(["test", "--locked", "--manifest-path", manifest]);
+        c.args([
+            "test",
+            "--locked",
+            "--workspace",
+            "--manifest-path",
+            manifest,
+        ]);
         run(&format!("cargo test ({manifest})"), c)?;
     }
     let mut c = cargo();
