@@ -211,7 +211,7 @@ fn instantiate(
 }
 
 impl Classifier for Connector {
-    fn classify(&self, request: &ConnectorRequest) -> Result<Action, ClassifyError> {
+    fn classify(&self, request: ConnectorRequest) -> Result<Action, ClassifyError> {
         let wit_request = request_to_wit(request);
         let mut slot = self.take_slot()?;
         slot.store.set_epoch_deadline(self.shared.deadline_ticks);

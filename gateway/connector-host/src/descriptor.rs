@@ -90,15 +90,15 @@ pub(crate) fn descriptor_from_wit(d: wit::Descriptor) -> Descriptor {
     }
 }
 
-pub(crate) fn request_to_wit(r: &ConnectorRequest) -> wit::Request {
+pub(crate) fn request_to_wit(r: ConnectorRequest) -> wit::Request {
     wit::Request {
-        method: r.method.clone(),
-        scheme: r.scheme.clone(),
-        host: r.host.clone(),
-        path: r.path.clone(),
-        query: r.query.clone(),
-        headers: r.headers.clone(),
-        body: r.body.clone(),
+        method: r.method,
+        scheme: r.scheme,
+        host: r.host,
+        path: r.path,
+        query: r.query,
+        headers: r.headers,
+        body: r.body,
     }
 }
 

@@ -86,7 +86,7 @@ pub fn run_with_host(
             headers: vec![("content-type".into(), "application/json".into())],
             body: if needs_body { f.body_bytes() } else { None },
         };
-        let result = connector.classify(&req);
+        let result = connector.classify(req);
         if let Some(failure) = f.mismatch(host, &got(&result)) {
             report.failures.push(failure);
         }

@@ -116,7 +116,7 @@ fn builtins_load_and_describe() {
 #[test]
 fn github_classifies() {
     let merge = GITHUB
-        .classify(&request(
+        .classify(request(
             "PUT",
             "api.github.com",
             "/repos/octo/hello/pulls/7/merge",
@@ -128,7 +128,7 @@ fn github_classifies() {
     assert!(merge.resource.contains("octo/hello"), "{}", merge.resource);
 
     let get = GITHUB
-        .classify(&request("GET", "api.github.com", "/repos/octo/hello"))
+        .classify(request("GET", "api.github.com", "/repos/octo/hello"))
         .expect("repo get classifies");
     let spec = GITHUB
         .descriptor()
@@ -140,7 +140,7 @@ fn github_classifies() {
     assert!(get.risk < merge.risk);
 
     let issue = GITHUB
-        .classify(&request(
+        .classify(request(
             "POST",
             "api.github.com",
             "/repos/octo/hello/issues",
@@ -151,7 +151,7 @@ fn github_classifies() {
     // Classifying on a reused instance gives the same answer.
     for _ in 0..3 {
         let again = GITHUB
-            .classify(&request(
+            .classify(request(
                 "PUT",
                 "api.github.com",
                 "/repos/octo/hello/pulls/7/merge",
@@ -166,7 +166,7 @@ fn github_classifies() {
 fn hostile_paths_fail_closed_and_the_connector_recovers() {
     let ok = || {
         let action = HOSTILE
-            .classify(&request("GET", "hostile.test", "/fine"))
+            .classify(request("GET", "hostile.test", "/fine"))
             .expect("a normal request succeeds");
         assert_eq!(action.name, "hostile.ok");
     };
@@ -179,7 +179,7 @@ fn hostile_paths_fail_closed_and_the_connector_recovers() {
         ("/deep", ""),
     ] {
         let started = Instant::now();
-        let result = HOSTILE.classify(&request("GET", "hostile.test", path));
+        let result = HOSTILE.classify(request("GET", "hostile.test", path));
         let elapsed = started.elapsed();
         match result {
             Err(ClassifyError::Failed(reason)) => {
@@ -215,7 +215,7 @@ fn oversized_output_is_refused_even_with_room_to_build_it() {
     )
     .expect("host");
     let hostile = roomy.load(&HOSTILE_WASM).expect("hostile loads");
-    match hostile.classify(&request("GET", "hostile.test", "/huge")) {
+    match hostile.classify(request("GET", "hostile.test", "/huge")) {
         Err(ClassifyError::Failed(reason)) => {
             assert!(
                 reason.contains("too large") || reason.contains("memory"),
@@ -226,7 +226,7 @@ fn oversized_output_is_refused_even_with_room_to_build_it() {
     }
     assert!(
         hostile
-            .classify(&request("GET", "hostile.test", "/x"))
+            .classify(request("GET", "hostile.test", "/x"))
             .is_ok()
     );
 }
@@ -238,10 +238,10 @@ fn concurrent_calls_with_traps_in_between() {
             s.spawn(move || {
                 for i in 0..25 {
                     if (i + t) % 5 == 0 {
-                        let r = HOSTILE.classify(&request("GET", "hostile.test", "/panic"));
+                        let r = HOSTILE.classify(request("GET", "hostile.test", "/panic"));
                         assert!(matches!(r, Err(ClassifyError::Failed(_))), "{r:?}");
                     } else {
-                        let r = HOSTILE.classify(&request("GET", "hostile.test", "/ok"));
+                        let r = HOSTILE.classify(request("GET", "hostile.test", "/ok"));
                         assert_eq!(r.expect("ok").name, "hostile.ok");
                     }
                 }
@@ -338,7 +338,7 @@ fn cache_round_trip_and_corruption() {
     assert_eq!(second.descriptor(), first.descriptor());
     assert!(
         second
-            .classify(&request("GET", "hostile.test", "/x"))
+            .classify(request("GET", "hostile.test", "/x"))
             .is_ok()
     );
 
@@ -364,7 +364,7 @@ fn cache_round_trip_and_corruption() {
 
     // A connector outlives its host and keeps a working deadline.
     drop(host);
-    let r = fourth.classify(&request("GET", "hostile.test", "/loop"));
+    let r = fourth.classify(request("GET", "hostile.test", "/loop"));
     assert!(
         matches!(&r, Err(ClassifyError::Failed(reason)) if reason == "deadline exceeded"),
         "{r:?}"
@@ -401,10 +401,7 @@ fn hostile_calls_on_tokio_workers_fail_closed_without_panicking() {
             .into_iter()
             .map(|path| {
                 tokio::spawn(async move {
-                    (
-                        path,
-                        HOSTILE.classify(&request("GET", "hostile.test", path)),
-                    )
+                    (path, HOSTILE.classify(request("GET", "hostile.test", path)))
                 })
             })
             .collect();

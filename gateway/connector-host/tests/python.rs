@@ -11,9 +11,8 @@ use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use cap_std::fs::Dir;
-use serde_json::Value;
 use tf_connector_host::{Connector, Host, HostConfig};
-use tf_core::{Action, Classifier, ClassifyError, ConnectorRequest, ParamValue, Placement, Risk};
+use tf_core::{Classifier, ConnectorRequest, Placement, Risk};
 
 const DOMAIN: &str = "notes.internal.test";
 
@@ -70,53 +69,16 @@ static NOTES: LazyLock<Arc<Connector>> = LazyLock::new(|| {
     notes
 });
 
-fn notes_request(f: &Value) -> ConnectorRequest {
-    let field = |k: &str| f.get(k).and_then(Value::as_str).map(str::to_owned);
+fn notes_request(method: &str, path: &str) -> ConnectorRequest {
     ConnectorRequest {
-        method: field("method").expect("fixture method"),
+        method: method.into(),
         scheme: "https".into(),
-        host: field("host").unwrap_or_else(|| DOMAIN.into()),
-        path: field("path").expect("fixture path"),
-        query: field("query"),
+        host: DOMAIN.into(),
+        path: path.into(),
+        query: None,
         headers: vec![("content-type".into(), "application/json".into())],
-        body: f.get("body").map(|b| match b {
-            Value::String(s) => s.clone().into_bytes(),
-            other => other.to_string().into_bytes(),
-        }),
+        body: None,
     }
-}
-
-/// Where `got` differs from the fixture's `expect` (name, resource, risk, exact params).
-fn mismatches(expect: &Value, got: &Action) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut check = |what: &str, want: Option<&Value>, have: Value| {
-        if let Some(want) = want
-            && *want != have
-        {
-            out.push(format!("{what}: want {want}, got {have}"));
-        }
-    };
-    check("name", expect.get("name"), got.name.clone().into());
-    check(
-        "resource",
-        expect.get("resource"),
-        got.resource.clone().into(),
-    );
-    check("risk", expect.get("risk"), got.risk.as_str().into());
-    let params: serde_json::Map<String, Value> = got
-        .params
-        .iter()
-        .map(|p| {
-            let v = match &p.value {
-                ParamValue::Text(t) => Value::from(t.as_str()),
-                ParamValue::Integer(n) => Value::from(*n),
-                ParamValue::Boolean(b) => Value::from(*b),
-            };
-            (p.name.clone(), v)
-        })
-        .collect();
-    check("params", expect.get("params"), Value::Object(params));
-    out
 }
 
 #[test]
@@ -181,42 +143,17 @@ fn python_connector_classifies_its_fixtures() {
     let path = connectors_py().join("notes/fixtures/notes.jsonl");
     let jsonl = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    let mut report = Vec::new();
-    let mut covered = std::collections::BTreeSet::new();
-    let mut error_codes = std::collections::BTreeSet::new();
-    let mut cases = 0;
-    for (i, line) in jsonl.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        cases += 1;
-        let f: Value = serde_json::from_str(line)
-            .unwrap_or_else(|e| panic!("{} line {}: {e}", path.display(), i + 1));
-        let req = notes_request(&f);
-        let at = format!("line {} ({} {})", i + 1, req.method, req.path);
-        let got = NOTES.classify(&req);
-        match (f.get("expect"), f.get("error").and_then(Value::as_str), got) {
-            (Some(expect), None, Ok(action)) => {
-                covered.insert(action.name.clone());
-                for m in mismatches(expect, &action) {
-                    report.push(format!("{at}: {m}"));
-                }
-            }
-            (None, Some(want), Err(ClassifyError::Rejected { code, .. })) => {
-                error_codes.insert(code.clone());
-                if code != want {
-                    report.push(format!("{at}: error code: want {want}, got {code}"));
-                }
-            }
-            (_, _, got) => report.push(format!("{at}: unexpected {got:?}")),
-        }
-    }
-    assert!(
-        report.is_empty(),
-        "fixture mismatches:\n{}",
-        report.join("\n")
-    );
+    // The host's runner: what `tf connector test` and every load run.
+    let report = tf_connector_host::fixtures::run(&NOTES, &jsonl).expect("fixtures parse");
+    assert!(report.passed(), "{report}");
+    // And the file covers the connector: every action, both error codes.
+    let cases = tameflare_fixtures::parse(&jsonl).expect("fixtures parse");
+    assert_eq!(report.total, cases.len());
+    assert!(cases.len() >= 10, "{} fixtures", cases.len());
+    let covered: std::collections::BTreeSet<String> = cases
+        .iter()
+        .filter_map(|c| c.expect.as_ref().map(|e| e.name.clone()))
+        .collect();
     let catalogue: std::collections::BTreeSet<String> = NOTES
         .descriptor()
         .actions
@@ -224,16 +161,13 @@ fn python_connector_classifies_its_fixtures() {
         .map(|a| a.name.clone())
         .collect();
     assert_eq!(covered, catalogue, "every action has a fixture");
+    let error_codes: std::collections::BTreeSet<&str> =
+        cases.iter().filter_map(|c| c.error.as_deref()).collect();
     assert_eq!(
         error_codes,
-        ["unknown_route".to_owned(), "unsupported_method".to_owned()].into(),
+        ["unknown_route", "unsupported_method"].into(),
         "both error codes have a fixture"
     );
-    assert!(cases >= 10, "{cases} fixtures");
-    // The host's own runner (fixtures embedded at load, `tf connector test`) agrees.
-    let report = tf_connector_host::fixtures::run(&NOTES, &jsonl).expect("fixtures parse");
-    assert!(report.passed(), "{report}");
-    assert_eq!(report.total, cases);
 }
 
 /// Cost of a Python connector: a load from the artifact cache (what a
@@ -249,15 +183,15 @@ fn python_connector_instantiates_and_classifies_within_the_deadline() {
     let cached_load = started.elapsed();
     assert!(fresh.loaded_from_cache());
     assert_eq!(fresh.idle_instances(), 0);
-    let req = notes_request(&serde_json::json!({"method": "DELETE", "path": "/v1/notes/7"}));
+    let req = notes_request("DELETE", "/v1/notes/7");
     let started = Instant::now();
-    let first = fresh.classify(&req).expect("first call classifies");
+    let first = fresh.classify(req.clone()).expect("first call classifies");
     let first_call = started.elapsed();
     assert_eq!(first.name, "notes.note.delete");
     const CALLS: u32 = 200;
     let started = Instant::now();
     for _ in 0..CALLS {
-        assert_eq!(fresh.classify(&req).expect("classifies"), first);
+        assert_eq!(fresh.classify(req.clone()).expect("classifies"), first);
     }
     let per_call = started.elapsed() / CALLS;
     eprintln!(

@@ -19,8 +19,10 @@ pub enum ClassifyError {
 
 /// Classifies requests for one connector instance. Synchronous and bounded
 /// by the implementation's own deadline; safe to call from async code.
+/// Takes the request by value: the Wasm host moves it into the guest's
+/// call instead of copying headers and body once more.
 pub trait Classifier: Send + Sync {
-    fn classify(&self, request: &ConnectorRequest) -> Result<Action, ClassifyError>;
+    fn classify(&self, request: ConnectorRequest) -> Result<Action, ClassifyError>;
 }
 
 /// Why a credential could not be injected. Every variant is a deny.

@@ -204,7 +204,7 @@ impl Proxy {
         let (request, body) = self
             .read(ctx, &route, &parts.method, &target, &headers, body)
             .await?;
-        let action = classify(ctx, &route, &request)?;
+        let action = classify(ctx, &route, request)?;
         authorize(ctx, &route, &action)?;
         inject(&route, &mut headers)?;
         self.forward(ctx, parts.method, target.uri, headers, body)
@@ -490,7 +490,7 @@ fn target(
 fn classify(
     ctx: &mut RequestCtx,
     route: &Route,
-    request: &ConnectorRequest,
+    request: ConnectorRequest,
 ) -> Result<Action, ProxyError> {
     let action = route
         .classifier

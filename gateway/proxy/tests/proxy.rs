@@ -43,8 +43,8 @@ impl<F> Classifier for FnClassifier<F>
 where
     F: Fn(&ConnectorRequest) -> Result<Action, ClassifyError> + Send + Sync,
 {
-    fn classify(&self, request: &ConnectorRequest) -> Result<Action, ClassifyError> {
-        (self.0)(request)
+    fn classify(&self, request: ConnectorRequest) -> Result<Action, ClassifyError> {
+        (self.0)(&request)
     }
 }
 

@@ -5,7 +5,7 @@ use super::*;
 struct NoClassifier;
 
 impl Classifier for NoClassifier {
-    fn classify(&self, _request: &ConnectorRequest) -> Result<Action, ClassifyError> {
+    fn classify(&self, _request: ConnectorRequest) -> Result<Action, ClassifyError> {
         Err(ClassifyError::Failed("test classifier".into()))
     }
 }
