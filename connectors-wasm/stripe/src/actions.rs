@@ -6,7 +6,6 @@
 use tameflare_sdk::extract::{self, JsonValue};
 use tameflare_sdk::{Action, ActionSpec, Param, ParamValue, Request, Risk};
 
-use crate::form;
 use crate::routes::{OPS, ROUTER};
 
 /// One operation of the generated table.
@@ -119,14 +118,24 @@ fn field(req: &Request, method: &str, op: &Op, name: &str) -> Option<ParamValue>
         let found = if op.json {
             json_param(body, name)
         } else {
-            form::field(body, name).map(|v| typed(name, v))
+            form_value(body, name).map(|v| typed(name, v))
         };
         if found.is_some() {
             return found;
         }
     }
     let query = req.query.as_deref()?;
-    form::field(query.as_bytes(), name).map(|v| typed(name, v))
+    form_value(query.as_bytes(), name).map(|v| typed(name, v))
+}
+
+/// The decoded value of top-level field `name` of form data (Stripe's v1
+/// encoding), by the SDK's rule: keys are compared after decoding and the
+/// last occurrence wins (as in Rack, which the v1 API runs on); nested keys
+/// such as `amount[value]` are other fields. Invalid UTF-8 is replaced, so
+/// a stray byte elsewhere in the body cannot hide a field.
+fn form_value(data: &[u8], name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(data);
+    extract::form_field(&text, name).map(|v| extract::form_decode(v).into_owned())
 }
 
 /// `amount` is an integer (minor units) when it parses as one.

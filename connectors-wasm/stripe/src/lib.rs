@@ -12,7 +12,6 @@
 mod actions;
 #[cfg(test)]
 mod codegen;
-mod form;
 #[rustfmt::skip]
 mod routes;
 

@@ -145,3 +145,40 @@ fn params_are_path_ids_and_named_fields_only() {
     let names: Vec<&str> = a.params.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["amount", "currency", "customer"]);
 }
+
+/// Stripe's v1 form encoding, read through the SDK's form helpers.
+#[test]
+fn form_fields() {
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        ("amount=2000&currency=usd", "amount", Some("2000")),
+        ("amount=2000&currency=usd", "currency", Some("usd")),
+        ("amount=2000&currency=usd", "customer", None),
+        ("description=a+b%20c", "description", Some("a b c")),
+        ("customer=cus%5F1", "customer", Some("cus_1")),
+        ("%61mount=5", "amount", Some("5")),
+        ("am+ount=5", "am ount", Some("5")),
+        ("amount[value]=5&amount=7", "amount", Some("7")),
+        ("amount%5Bvalue%5D=5", "amount", None),
+        ("amount=1&amount=9", "amount", Some("9")),
+        ("flag&x=1", "flag", Some("")),
+        ("x=100%", "x", Some("100%")),
+        ("x=%zz%4", "x", Some("%zz%4")),
+        ("x=caf%C3%A9", "x", Some("caf\u{e9}")),
+        ("x=%FF", "x", Some("\u{fffd}")),
+        ("&&=3&x=", "x", Some("")),
+        ("", "x", None),
+        ("amount=1=2", "amount", Some("1=2")),
+    ];
+    for &(input, key, want) in cases {
+        assert_eq!(
+            form_value(input.as_bytes(), key).as_deref(),
+            want,
+            "field {key:?} of {input:?}"
+        );
+    }
+    // A byte that is not UTF-8 elsewhere in the body hides no field.
+    assert_eq!(
+        form_value(b"memo=\xff\xfe&amount=5", "amount").as_deref(),
+        Some("5")
+    );
+}
