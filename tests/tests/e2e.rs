@@ -724,87 +724,40 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 async fn config_changes_apply_to_new_requests_at_once() {
     let (ca, up) = setup().await;
     let g = github_gateway(&ca, &up).await;
-    let url = "https://api.github.com/repos/octo/hello/releases";
-    let before = g
-        .run_agent(
-            "Bot",
-            &[
-                "curl",
-                "-sS",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "-X",
-                "POST",
-                url,
-            ],
-        )
-        .await
-        .ok();
-    assert_eq!(before.stdout, "403");
-    g.tf(&[
-        "permissions",
-        "set",
+    let create_release = || async {
+        let url = "https://api.github.com/repos/octo/hello/releases";
+        let curl = [
+            "curl",
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "POST",
+            url,
+        ];
+        g.run_agent("Bot", &curl).await.ok().stdout
+    };
+    let rule = [
         "--gateway",
         "Bot",
         "--connector",
         "github",
         "--action",
         "github.release.create",
-        "--decision",
-        "allow",
-    ])
-    .await
-    .ok();
-    let after = g
-        .run_agent(
-            "Bot",
-            &[
-                "curl",
-                "-sS",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "-X",
-                "POST",
-                url,
-            ],
-        )
-        .await
-        .ok();
-    assert_eq!(after.stdout, "200");
-    g.tf(&[
-        "permissions",
-        "remove",
-        "--gateway",
-        "Bot",
-        "--connector",
-        "github",
-        "--action",
-        "github.release.create",
-    ])
-    .await
-    .ok();
-    let again = g
-        .run_agent(
-            "Bot",
-            &[
-                "curl",
-                "-sS",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "-X",
-                "POST",
-                url,
-            ],
-        )
-        .await
-        .ok();
-    assert_eq!(again.stdout, "403");
+    ];
+    assert_eq!(create_release().await, "403");
+    let set: Vec<&str> = ["permissions", "set"]
+        .into_iter()
+        .chain(rule)
+        .chain(["--decision", "allow"])
+        .collect();
+    g.tf(&set).await.ok();
+    assert_eq!(create_release().await, "200");
+    let remove: Vec<&str> = ["permissions", "remove"].into_iter().chain(rule).collect();
+    g.tf(&remove).await.ok();
+    assert_eq!(create_release().await, "403");
     eventually("one forwarded release", Duration::from_secs(5), || {
         (up.requests_to("/repos/octo/hello/releases").len() == 1).then_some(())
     })
