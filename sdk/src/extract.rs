@@ -8,6 +8,8 @@
 
 use std::borrow::Cow;
 
+use crate::json;
+
 /// The raw value of query parameter `name` in `query` (no leading `?`).
 /// A parameter without `=` has the empty value. Percent-encoding is kept.
 pub fn query_param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
@@ -17,7 +19,8 @@ pub fn query_param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
     })
 }
 
-/// A top-level JSON value, borrowed from the body.
+/// A JSON value, borrowed from the body (objects and arrays as written;
+/// [`crate::json::Value`] tells them apart).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JsonValue<'a> {
     /// A string, still escaped (the text between the quotes).
@@ -59,45 +62,34 @@ impl<'a> JsonValue<'a> {
     /// The unescaped string, if this is a string.
     pub fn as_str(&self) -> Option<Cow<'a, str>> {
         match *self {
-            JsonValue::Str(raw) if !raw.contains('\\') => Some(Cow::Borrowed(raw)),
-            JsonValue::Str(raw) => unescape(raw).map(Cow::Owned),
+            JsonValue::Str(raw) => Some(json::unescape(raw)),
             _ => None,
         }
     }
 }
 
 /// The top-level field `key` of a JSON object `body`. Later duplicates win,
-/// as in most JSON parsers.
+/// as in most JSON parsers. `None` unless the whole body is valid JSON
+/// (see [`crate::json`]): a malformed body shows no field at all.
 pub fn json_field<'a>(body: &'a [u8], key: &str) -> Option<JsonValue<'a>> {
     let text = std::str::from_utf8(body).ok()?;
-    let mut s = Scanner { text, pos: 0 };
-    s.ws();
-    s.eat(b'{')?;
-    let mut found = None;
-    s.ws();
-    if s.peek() == Some(b'}') {
+    let json::Value::Obj(obj) = json::parse(text)? else {
         return None;
-    }
-    loop {
-        s.ws();
-        let k = s.string()?;
-        s.ws();
-        s.eat(b':')?;
-        s.ws();
-        let v = s.value()?;
-        let matches = if k.contains('\\') {
-            unescape(k).is_some_and(|u| u == key)
-        } else {
-            k == key
-        };
-        if matches {
-            found = Some(v);
-        }
-        s.ws();
-        match s.next()? {
-            b',' => continue,
-            b'}' => return found,
-            _ => return None,
+    };
+    json::members(obj)
+        .filter(|(k, _)| json::unescape(k) == key)
+        .last()
+        .map(|(_, v)| JsonValue::from(v))
+}
+
+impl<'a> From<json::Value<'a>> for JsonValue<'a> {
+    fn from(v: json::Value<'a>) -> Self {
+        match v {
+            json::Value::Str(s) => JsonValue::Str(s),
+            json::Value::Num(n) => JsonValue::Number(n),
+            json::Value::Bool(b) => JsonValue::Bool(b),
+            json::Value::Null => JsonValue::Null,
+            json::Value::Obj(c) | json::Value::Arr(c) => JsonValue::Composite(c),
         }
     }
 }
@@ -191,131 +183,6 @@ fn hex(c: &u8) -> Option<u8> {
     }
 }
 
-struct Scanner<'a> {
-    text: &'a str,
-    pos: usize,
-}
-
-impl<'a> Scanner<'a> {
-    fn peek(&self) -> Option<u8> {
-        self.text.as_bytes().get(self.pos).copied()
-    }
-
-    fn next(&mut self) -> Option<u8> {
-        let b = self.peek()?;
-        self.pos += 1;
-        Some(b)
-    }
-
-    fn eat(&mut self, b: u8) -> Option<()> {
-        (self.next()? == b).then_some(())
-    }
-
-    fn ws(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.pos += 1;
-        }
-    }
-
-    /// A string; returns the raw text between the quotes.
-    fn string(&mut self) -> Option<&'a str> {
-        self.eat(b'"')?;
-        let start = self.pos;
-        loop {
-            match self.next()? {
-                b'"' => return Some(&self.text[start..self.pos - 1]),
-                b'\\' => {
-                    self.next()?;
-                }
-                _ => {}
-            }
-        }
-    }
-
-    fn value(&mut self) -> Option<JsonValue<'a>> {
-        match self.peek()? {
-            b'"' => self.string().map(JsonValue::Str),
-            b'{' | b'[' => {
-                let start = self.pos;
-                self.composite()?;
-                Some(JsonValue::Composite(&self.text[start..self.pos]))
-            }
-            b't' => self.word("true").map(|()| JsonValue::Bool(true)),
-            b'f' => self.word("false").map(|()| JsonValue::Bool(false)),
-            b'n' => self.word("null").map(|()| JsonValue::Null),
-            b'-' | b'0'..=b'9' => {
-                let start = self.pos;
-                while matches!(
-                    self.peek(),
-                    Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
-                ) {
-                    self.pos += 1;
-                }
-                Some(JsonValue::Number(&self.text[start..self.pos]))
-            }
-            _ => None,
-        }
-    }
-
-    fn word(&mut self, w: &str) -> Option<()> {
-        let end = self.pos + w.len();
-        (self.text.get(self.pos..end)? == w).then(|| self.pos = end)
-    }
-
-    /// Skips a balanced object or array, strings included. Iterative, so a
-    /// deeply nested body cannot exhaust the stack.
-    fn composite(&mut self) -> Option<()> {
-        let mut depth = 0usize;
-        loop {
-            match self.peek()? {
-                b'"' => {
-                    self.string()?;
-                    continue;
-                }
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        self.pos += 1;
-                        return Some(());
-                    }
-                }
-                _ => {}
-            }
-            self.pos += 1;
-        }
-    }
-}
-
-/// Decodes JSON string escapes; `None` on a malformed escape.
-fn unescape(raw: &str) -> Option<String> {
-    let mut out = String::with_capacity(raw.len());
-    let mut chars = raw.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next()? {
-            '"' => out.push('"'),
-            '\\' => out.push('\\'),
-            '/' => out.push('/'),
-            'b' => out.push('\u{8}'),
-            'f' => out.push('\u{c}'),
-            'n' => out.push('\n'),
-            'r' => out.push('\r'),
-            't' => out.push('\t'),
-            'u' => {
-                let hex: String = chars.by_ref().take(4).collect();
-                let code = u32::from_str_radix(&hex, 16).ok()?;
-                out.push(char::from_u32(code).unwrap_or('\u{fffd}'));
-            }
-            _ => return None,
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,6 +233,16 @@ mod tests {
             (r#"[{"state":"closed"}]"#, "state", None),
             (r#"{"state":"closed""#, "state", None),
             ("not json", "state", None),
+            // Anything invalid anywhere hides every field: no partial reads.
+            (r#"{"state":"closed","x":01}"#, "state", None),
+            (r#"{"state":"closed","x":"\q"}"#, "state", None),
+            (r#"{"state":"closed"} trailing"#, "state", None),
+            (r#"{"state":"closed",}"#, "state", None),
+            (
+                r#"{"state":"open","state":"closed"}"#,
+                "state",
+                Some(JsonValue::Str("closed")),
+            ),
         ];
         for &(body, key, want) in cases {
             assert_eq!(
@@ -384,16 +261,26 @@ mod tests {
     }
 
     #[test]
-    fn deep_nesting_does_not_recurse() {
-        let body = format!(
-            "{{\"a\":{}{},\"k\":1}}",
-            "[".repeat(100_000),
-            "]".repeat(100_000)
-        );
+    fn nesting_past_the_limit_shows_no_field() {
+        let doc = |depth: usize| {
+            format!(
+                "{{\"a\":{}{},\"k\":1}}",
+                "[".repeat(depth),
+                "]".repeat(depth)
+            )
+        };
+        let fits = doc(json::MAX_DEPTH - 1);
         assert_eq!(
-            json_field(body.as_bytes(), "k"),
+            json_field(fits.as_bytes(), "k"),
             Some(JsonValue::Number("1"))
         );
+        for depth in [json::MAX_DEPTH, 100_000] {
+            assert_eq!(
+                json_field(doc(depth).as_bytes(), "k"),
+                None,
+                "depth {depth}"
+            );
+        }
     }
 
     #[test]

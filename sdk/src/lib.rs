@@ -45,6 +45,7 @@ extern crate self as tameflare_sdk;
 
 pub mod bindings;
 pub mod extract;
+pub mod json;
 pub mod route;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -189,8 +189,13 @@ impl Request {
             .header("content-type")
             .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
         if form {
-            let text = std::str::from_utf8(body).ok()?;
-            return form_field(text, name).map(form_decode);
+            // Invalid UTF-8 is replaced, so a stray byte elsewhere in the
+            // body cannot hide a field.
+            return match String::from_utf8_lossy(body) {
+                std::borrow::Cow::Borrowed(text) => form_field(text, name).map(form_decode),
+                std::borrow::Cow::Owned(text) => form_field(&text, name)
+                    .map(|v| std::borrow::Cow::Owned(form_decode(v).into_owned())),
+            };
         }
         match self.json_field(name)? {
             v @ JsonValue::Str(_) => v.as_str(),
@@ -350,5 +355,42 @@ mod tests {
         );
         assert_eq!(Risk::parse(Risk::Critical.as_str()), Some(Risk::Critical));
         assert_eq!(Risk::parse("severe"), None);
+    }
+
+    #[test]
+    fn body_fields_by_content_type() {
+        let form = |body: &[u8]| {
+            let mut r = Request::new("POST", "api.test", "/").with_body(body);
+            r.headers.push((
+                "content-type".into(),
+                "application/x-www-form-urlencoded; charset=utf-8".into(),
+            ));
+            r
+        };
+        let cases: &[(Request, &str, Option<&str>)] = &[
+            (form(b"amount=5&memo=a+b"), "memo", Some("a b")),
+            (form(b"memo=\xff&amount=5"), "amount", Some("5")),
+            (form(b"amount=%FF"), "amount", Some("\u{fffd}")),
+            (form(b"amount=5"), "currency", None),
+            (
+                Request::new("POST", "api.test", "/").with_body(r#"{"n":5,"b":true,"o":{}}"#),
+                "n",
+                Some("5"),
+            ),
+            (
+                Request::new("POST", "api.test", "/").with_body(r#"{"n":5,"b":true,"o":{}}"#),
+                "b",
+                Some("true"),
+            ),
+            (
+                Request::new("POST", "api.test", "/").with_body(r#"{"n":5,"b":true,"o":{}}"#),
+                "o",
+                None,
+            ),
+            (Request::new("POST", "api.test", "/"), "n", None),
+        ];
+        for (req, name, want) in cases {
+            assert_eq!(req.body_field(name).as_deref(), *want, "{name} of {req:?}");
+        }
     }
 }

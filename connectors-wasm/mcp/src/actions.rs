@@ -12,8 +12,8 @@ use std::borrow::Cow;
 
 use tameflare_sdk::{Action, ActionSpec, ClassifyError, Param, ParamValue, Request, Risk};
 
-use crate::json::{self, Value};
 use crate::routes::METHODS;
+use tameflare_sdk::json::{self, Value};
 
 /// One client-sendable JSON-RPC method of the generated table.
 #[derive(Debug)]

@@ -5,8 +5,8 @@
 //! `mcp.session.delete` (DELETE).
 //!
 //! Owns the method table (generated from `specs/mcp.methods.jsonl` into
-//! `routes.rs`, see `codegen.rs`), a small validating JSON scanner
-//! (`json.rs`, no serde in the guest), classification of one request, and
+//! `routes.rs`, see `codegen.rs`), classification of one request (JSON
+//! read with the SDK's validating reader, `tameflare_sdk::json`), and
 //! the default credential placement (`authorization: Bearer {secret}`).
 //! Claims no domains: each instance's MCP servers are host configuration.
 //! Never sees a credential, never keeps state between calls.
@@ -14,7 +14,6 @@
 mod actions;
 #[cfg(test)]
 mod codegen;
-mod json;
 #[rustfmt::skip]
 mod routes;
 

@@ -1,21 +1,46 @@
-//! A small validating JSON scanner, enough to read a JSON-RPC message
-//! without pulling serde into the guest.
+//! A small validating JSON reader, enough to classify a JSON body or a
+//! JSON-RPC message (batches included) without pulling serde into the
+//! guest.
 //!
 //! [`parse`] validates a whole document (RFC 8259: strings, escapes,
 //! numbers, literals, nesting up to [`MAX_DEPTH`]) and returns its top-level
 //! value borrowed from the text; [`members`] and [`elements`] walk an
 //! already validated object or array one level deep. Nothing is copied
 //! except string escapes, decoded on demand by [`unescape`].
+//!
+//! A document that is not valid JSON is never half-read: a connector sees
+//! either the whole value or `None`, so the gateway cannot be shown other
+//! fields than the API would parse. [`crate::extract::json_field`] and
+//! [`crate::extract::json_rpc`] are built on this module.
+//!
+//! ```
+//! use tameflare_sdk::json::{self, Value};
+//! let Some(Value::Arr(batch)) = json::parse(r#"[{"method":"a"},{"method":"b"}]"#) else {
+//!     panic!("a batch");
+//! };
+//! let methods: Vec<String> = json::elements(batch)
+//!     .filter_map(|call| match call {
+//!         Value::Obj(o) => json::members(o)
+//!             .find(|(k, _)| json::unescape(k) == "method")
+//!             .and_then(|(_, v)| match v {
+//!                 Value::Str(s) => Some(json::unescape(s).into_owned()),
+//!                 _ => None,
+//!             }),
+//!         _ => None,
+//!     })
+//!     .collect();
+//! assert_eq!(methods, ["a", "b"]);
+//! ```
 
 use std::borrow::Cow;
 
 /// Deepest nesting [`parse`] accepts; deeper documents are rejected rather
 /// than recursed into.
-pub(crate) const MAX_DEPTH: usize = 128;
+pub const MAX_DEPTH: usize = 128;
 
 /// A JSON value, borrowed from the document.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Value<'a> {
+pub enum Value<'a> {
     /// A string, still escaped (the text between the quotes).
     Str(&'a str),
     /// A number, as written.
@@ -32,7 +57,7 @@ pub(crate) enum Value<'a> {
 
 /// The single value of document `text` (surrounding whitespace allowed), or
 /// `None` when `text` is not valid JSON.
-pub(crate) fn parse(text: &str) -> Option<Value<'_>> {
+pub fn parse(text: &str) -> Option<Value<'_>> {
     let mut s = Scanner { text, pos: 0 };
     s.ws();
     let v = s.value(0)?;
@@ -41,7 +66,7 @@ pub(crate) fn parse(text: &str) -> Option<Value<'_>> {
 }
 
 /// The members of a validated object `obj`: (raw key, value) pairs.
-pub(crate) fn members(obj: &str) -> Members<'_> {
+pub fn members(obj: &str) -> Members<'_> {
     Members {
         s: Scanner { text: obj, pos: 1 },
         done: false,
@@ -49,7 +74,7 @@ pub(crate) fn members(obj: &str) -> Members<'_> {
 }
 
 /// The elements of a validated array `arr`.
-pub(crate) fn elements(arr: &str) -> Elements<'_> {
+pub fn elements(arr: &str) -> Elements<'_> {
     Elements {
         s: Scanner { text: arr, pos: 1 },
         done: false,
@@ -57,7 +82,8 @@ pub(crate) fn elements(arr: &str) -> Elements<'_> {
 }
 
 /// Iterator returned by [`members`].
-pub(crate) struct Members<'a> {
+#[derive(Debug)]
+pub struct Members<'a> {
     s: Scanner<'a>,
     done: bool,
 }
@@ -88,7 +114,8 @@ impl<'a> Iterator for Members<'a> {
 }
 
 /// Iterator returned by [`elements`].
-pub(crate) struct Elements<'a> {
+#[derive(Debug)]
+pub struct Elements<'a> {
     s: Scanner<'a>,
     done: bool,
 }
@@ -116,7 +143,7 @@ impl<'a> Iterator for Elements<'a> {
 
 /// Decodes the escapes of a validated raw string. Surrogate pairs combine;
 /// a lone surrogate becomes U+FFFD.
-pub(crate) fn unescape(raw: &str) -> Cow<'_, str> {
+pub fn unescape(raw: &str) -> Cow<'_, str> {
     if !raw.contains('\\') {
         return Cow::Borrowed(raw);
     }
@@ -162,6 +189,7 @@ fn hex4(s: &str) -> Option<u32> {
     u32::from_str_radix(h, 16).ok()
 }
 
+#[derive(Debug)]
 struct Scanner<'a> {
     text: &'a str,
     pos: usize,
