@@ -171,12 +171,17 @@ pub struct AuditRecord {
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 fn chain_hash(seq: u64, prev_hash: &str, entry: &AuditEntry) -> String {
+    // Field order is fixed by the struct definition, so this is canonical.
+    let json = serde_json::to_vec(entry).expect("audit entry serializes");
+    hash_entry_json(seq, prev_hash, &json)
+}
+
+fn hash_entry_json(seq: u64, prev_hash: &str, entry_json: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(b"tameflare-audit-v1\n");
     h.update(seq.to_be_bytes());
     h.update(prev_hash.as_bytes());
-    // Field order is fixed by the struct definition, so this is canonical.
-    h.update(serde_json::to_vec(entry).expect("audit entry serializes"));
+    h.update(entry_json);
     hex::encode(h.finalize())
 }
 
@@ -190,6 +195,34 @@ impl AuditRecord {
             prev_hash: prev_hash.to_owned(),
             hash,
         }
+    }
+
+    /// Seals `entry` as [`AuditRecord::seal`] does and returns the record's
+    /// hash and its JSON (byte for byte what serializing the sealed record
+    /// gives), serializing the entry once for both: the audit writer's
+    /// per-record work.
+    pub fn seal_to_json(entry: &AuditEntry, seq: u64, prev_hash: &str) -> (String, Vec<u8>) {
+        let entry_json = serde_json::to_vec(entry).expect("audit entry serializes");
+        let hash = hash_entry_json(seq, prev_hash, &entry_json);
+        // `{"seq":N,` + the entry's fields + `,"prev_hash":…,"hash":…}`: the
+        // order `#[serde(flatten)]` writes them in.
+        let fields = entry_json
+            .strip_prefix(b"{")
+            .and_then(|j| j.strip_suffix(b"}"))
+            .expect("an audit entry serializes as a JSON object");
+        let mut out = Vec::with_capacity(entry_json.len() + 180);
+        out.extend_from_slice(b"{\"seq\":");
+        out.extend_from_slice(seq.to_string().as_bytes());
+        if !fields.is_empty() {
+            out.push(b',');
+            out.extend_from_slice(fields);
+        }
+        out.extend_from_slice(b",\"prev_hash\":");
+        serde_json::to_writer(&mut out, prev_hash).expect("a string serializes");
+        out.extend_from_slice(b",\"hash\":");
+        serde_json::to_writer(&mut out, &hash).expect("a string serializes");
+        out.push(b'}');
+        (hash, out)
     }
 }
 
@@ -236,6 +269,7 @@ pub fn verify_chain<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::action::ParamValue;
 
     fn entry(n: u64) -> AuditEntry {
         let mut e = AuditEntry::new(
@@ -272,6 +306,55 @@ mod tests {
         assert_eq!(e.action.as_deref(), Some("connector.refused"));
         let back: AuditEntry = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
         assert_eq!(back, e);
+    }
+
+    #[test]
+    fn sealing_to_json_matches_serializing_the_sealed_record() {
+        let mut full = entry(7);
+        full.action = Some("github.pr.merge".into());
+        full.resource = Some("octo/hello/pulls/7".into());
+        full.params = vec![
+            Param {
+                name: "pull_number".into(),
+                value: ParamValue::Integer(7),
+            },
+            Param {
+                name: "title".into(),
+                value: ParamValue::Text("quote \" and \\ and \u{1f600} and \n".into()),
+            },
+            Param {
+                name: "draft".into(),
+                value: ParamValue::Boolean(false),
+            },
+        ];
+        full.gateway = Some("Bot".into());
+        full.upstream_status = Some(200);
+        let event = AuditEntry::connector_event(
+            9,
+            RequestId::new(9, 9),
+            ConnectorEvent {
+                kind: ConnectorEventKind::Installed,
+                file: "acme.wasm".into(),
+                name: Some("acme".into()),
+                version: Some("0.1.0".into()),
+                sha256: Some("cd".repeat(32)),
+                actor: "uid 0 via \"tf\"".into(),
+                error: None,
+            },
+        );
+        for (seq, e) in [(1, entry(1)), (2, full), (u64::MAX, event)] {
+            for prev in [GENESIS_HASH.to_owned(), "ab".repeat(32)] {
+                let sealed = AuditRecord::seal(e.clone(), seq, &prev);
+                let (hash, json) = AuditRecord::seal_to_json(&e, seq, &prev);
+                assert_eq!(hash, sealed.hash);
+                assert_eq!(
+                    String::from_utf8(json.clone()).unwrap(),
+                    serde_json::to_string(&sealed).unwrap()
+                );
+                let back: AuditRecord = serde_json::from_slice(&json).unwrap();
+                assert_eq!(back, sealed);
+            }
+        }
     }
 
     #[test]

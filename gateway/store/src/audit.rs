@@ -216,12 +216,10 @@ impl Store {
             };
             let mut audit = tx.open_table(AUDIT)?;
             for entry in entries {
-                let record = AuditRecord::seal(entry.clone(), head.seq + 1, &head.hash);
-                audit.insert(record.seq, encode(&record).as_slice())?;
-                head = Head {
-                    seq: record.seq,
-                    hash: record.hash,
-                };
+                let seq = head.seq + 1;
+                let (hash, json) = AuditRecord::seal_to_json(entry, seq, &head.hash);
+                audit.insert(seq, json.as_slice())?;
+                head = Head { seq, hash };
             }
             meta.insert(META_AUDIT_HEAD, encode(&head).as_slice())?;
         }
