@@ -8,9 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, anyhow, bail};
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
 use tf_connector_host::{Host, HostConfig, fixtures, metadata};
 
 use crate::args::{ConnectorBuildArgs, ConnectorNewArgs, ConnectorTestArgs};
+use crate::datadir;
 use crate::scaffold;
 
 /// The SDK next to this tf's sources (used when `--sdk` is not given).
@@ -150,13 +153,20 @@ fn read_fixtures(path: &Path) -> anyhow::Result<(String, usize)> {
     Ok((all, files.len()))
 }
 
+/// Replaces `path` whole ([`datadir::replace_file`]: temp file, then rename).
 fn write_replacing(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let name = path
         .file_name()
+        .and_then(|n| n.to_str())
         .ok_or_else(|| anyhow!("{} is not a file path", path.display()))?;
-    let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let dir = Dir::open_ambient_dir(parent, ambient_authority())
+        .with_context(|| format!("cannot open {}", parent.display()))?;
+    datadir::replace_file(&dir, name, bytes, 0o644)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// `tf connector build`.

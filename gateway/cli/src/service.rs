@@ -182,7 +182,7 @@ impl Service {
             .into_iter()
             .map(|g| (g.name, g.token))
             .collect();
-        let kinds = self.lock_components().kinds(&self.builtins);
+        let kinds = self.kinds();
         let take_over: std::collections::BTreeSet<String> = self
             .store
             .components()?
@@ -239,6 +239,16 @@ impl Service {
 
     /// Rebuilds the snapshot and swaps it in. Call with the write lock held.
     fn refresh(&self) -> Result<(), ControlError> {
+        self.apply().map_err(|reason| {
+            ControlError::Internal(format!(
+                "the change was stored but could not be applied: {reason}; fix or undo it"
+            ))
+        })
+    }
+
+    /// Builds and swaps in a new snapshot; on failure the previous one
+    /// stays and the reason is returned.
+    fn apply(&self) -> Result<(), String> {
         match self.build_snapshot() {
             Ok(s) => {
                 tracing::info!(
@@ -250,10 +260,9 @@ impl Service {
                 Ok(())
             }
             Err(e) => {
-                tracing::error!(error = %format!("{e:#}"), "configuration not applied; the previous one stays");
-                Err(ControlError::Internal(format!(
-                    "the change was stored but could not be applied: {e:#}; fix or undo it"
-                )))
+                let reason = format!("{e:#}");
+                tracing::error!(error = %reason, "configuration not applied; the previous one stays");
+                Err(reason)
             }
         }
     }
@@ -264,8 +273,11 @@ impl Service {
         })
     }
 
-    fn info(&self, c: &ConnectorInstance) -> Result<ConnectorInfo, ControlError> {
-        let kinds = self.kinds();
+    fn info(
+        &self,
+        kinds: &BTreeMap<String, Kind>,
+        c: &ConnectorInstance,
+    ) -> Result<ConnectorInfo, ControlError> {
         let kind = kinds.get(&c.kind);
         let credential_set = self.store.secret(&c.name).map_err(read_err)?.is_some();
         let (domains, placement) = match kind {
@@ -367,12 +379,12 @@ impl Control for Service {
     fn connectors(&self) -> Result<ConnectorList, ControlError> {
         let mut instances = self.store.connectors().map_err(read_err)?;
         instances.extend(self.implicit_instances(&instances));
+        let all_kinds = self.kinds();
         let connectors = instances
             .iter()
-            .map(|c| self.info(c))
+            .map(|c| self.info(&all_kinds, c))
             .collect::<Result<_, _>>()?;
-        let kinds = self
-            .kinds()
+        let kinds = all_kinds
             .iter()
             .map(|(kind, k)| KindInfo {
                 kind: kind.clone(),
@@ -469,7 +481,7 @@ impl Control for Service {
         }
         self.store.put_connector(&instance).map_err(write_err)?;
         self.refresh()?;
-        self.info(&instance)
+        self.info(&kinds, &instance)
     }
 
     fn remove_connector(&self, name: &str) -> Result<(), ControlError> {

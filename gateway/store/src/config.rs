@@ -280,6 +280,16 @@ impl Store {
             .collect()
     }
 
+    /// The record of component file `file`, if any.
+    pub fn component(&self, file: &str) -> Result<Option<ComponentRecord>, ReadError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(COMPONENTS)?;
+        table
+            .get(file)?
+            .map(|v| decode("component", file, v.value()))
+            .transpose()
+    }
+
     /// Stores (or, with `None`, removes) the record of component file `file`.
     pub fn put_component(
         &self,

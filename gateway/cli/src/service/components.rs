@@ -446,17 +446,10 @@ impl Service {
             let state = comps.files.entry(file.to_owned()).or_default();
             state.loaded.replace(loaded.clone())
         };
-        if let Err(e) = self.refresh() {
+        if let Err(reason) = self.apply() {
             let mut comps = self.lock_components();
             let state = comps.files.entry(file.to_owned()).or_default();
             state.loaded = previous;
-            let reason = match e {
-                ControlError::Internal(m) => m
-                    .trim_start_matches("the change was stored but could not be applied: ")
-                    .trim_end_matches("; fix or undo it")
-                    .to_owned(),
-                other => other.to_string(),
-            };
             drop(comps);
             return Err(refuse(declared, reason));
         }
@@ -556,12 +549,7 @@ impl Service {
     }
 
     fn component_record(&self, file: &str) -> Option<ComponentRecord> {
-        self.store
-            .components()
-            .ok()?
-            .into_iter()
-            .find(|(f, _)| f == file)
-            .map(|(_, r)| r)
+        self.store.component(file).ok()?
     }
 
     fn take_over(&self, file: &str) -> bool {
