@@ -21,5 +21,7 @@ pub use action::{
 pub use audit::{AuditEntry, AuditRecord, ChainError, ConnectorEvent, ConnectorEventKind, Outcome};
 pub use ids::RequestId;
 pub use permission::{Decision, PermissionSet, Rule, RuleError, Verdict};
-pub use ports::{AuditSink, Classifier, ClassifyError, InjectError, Injector};
+pub use ports::{
+    AuditSink, AuditUnavailable, Classifier, ClassifyError, DurableAck, InjectError, Injector,
+};
 pub use snapshot::{GatewayEntry, Route, Snapshot};

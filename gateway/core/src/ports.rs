@@ -42,8 +42,31 @@ pub trait Injector: Send + Sync {
     fn inject(&self, headers: &mut http::HeaderMap) -> Result<(), InjectError>;
 }
 
-/// Receives exactly one entry per request that reached the pipeline. Must not
-/// block: implementations queue and group-commit off the request path.
+/// Why a durable audit write did not commit. The request it guards must not
+/// be forwarded.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum AuditUnavailable {
+    /// The writer has shut down or its thread is gone.
+    #[error("the audit writer is not running")]
+    WriterGone,
+    /// The commit failed (disk full, I/O error); the message names why.
+    #[error("the audit commit failed: {0}")]
+    CommitFailed(String),
+}
+
+/// Called once, from the writer, when a durable entry is committed (or
+/// cannot be). Must not block.
+pub type DurableAck = Box<dyn FnOnce(Result<(), AuditUnavailable>) + Send>;
+
+/// Receives the audit entries of requests. Must not block: implementations
+/// queue and group-commit off the request path.
 pub trait AuditSink: Send + Sync {
+    /// Queues `entry`; it is committed with the next group commit.
     fn record(&self, entry: AuditEntry);
+
+    /// Queues `entry` and calls `done` once it is durably committed (with the
+    /// same bounded group-commit delay as [`AuditSink::record`]), or with the
+    /// reason it cannot be. The write-ahead record of a mutation goes here,
+    /// and the request waits for `done` before it is forwarded.
+    fn record_durable(&self, entry: AuditEntry, done: DurableAck);
 }

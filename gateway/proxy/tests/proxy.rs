@@ -70,6 +70,11 @@ impl AuditSink for MemAudit {
         self.entries.lock().unwrap().push(entry);
         self.notify.notify_waiters();
     }
+
+    fn record_durable(&self, entry: AuditEntry, done: tf_core::DurableAck) {
+        self.record(entry);
+        done(Ok(()));
+    }
 }
 
 impl MemAudit {

@@ -17,7 +17,7 @@ use std::time::Duration;
 use redb::{Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 use tf_core::audit::{GENESIS_HASH, verify_chain};
-use tf_core::{AuditEntry, AuditRecord, AuditSink, ChainError};
+use tf_core::{AuditEntry, AuditRecord, AuditSink, AuditUnavailable, ChainError, DurableAck};
 
 use crate::tables::{AUDIT, META, META_AUDIT_HEAD};
 use crate::{
@@ -69,6 +69,8 @@ impl Head {
 )]
 enum Msg {
     Entry(AuditEntry),
+    /// An entry whose sender waits for its commit.
+    Durable(AuditEntry, DurableAck),
     Flush(mpsc::SyncSender<Result<(), FlushError>>),
     Shutdown,
 }
@@ -91,6 +93,17 @@ impl AuditSink for AuditWriter {
                 request_id = %e.request_id,
                 "audit record lost: the audit writer has shut down"
             );
+        }
+    }
+
+    fn record_durable(&self, entry: AuditEntry, done: DurableAck) {
+        if let Err(mpsc::SendError(Msg::Durable(e, done))) = self.tx.send(Msg::Durable(entry, done))
+        {
+            tracing::error!(
+                request_id = %e.request_id,
+                "audit record not written: the audit writer has shut down"
+            );
+            done(Err(AuditUnavailable::WriterGone));
         }
     }
 }
@@ -338,6 +351,7 @@ enum Next {
 fn writer_loop(store: &Store, rx: &mpsc::Receiver<Msg>, commit_delay: Duration) -> usize {
     let mut pending: Vec<AuditEntry> = Vec::new();
     let mut acks: Vec<mpsc::SyncSender<Result<(), FlushError>>> = Vec::new();
+    let mut durable: Vec<DurableAck> = Vec::new();
     let mut stopping = false;
     loop {
         // Wait for work; after a reported failure, wake up to retry.
@@ -349,7 +363,7 @@ fn writer_loop(store: &Store, rx: &mpsc::Receiver<Msg>, commit_delay: Duration) 
             };
             match first {
                 Ok(msg) => {
-                    if let Next::Stop = take(msg, &mut pending, &mut acks) {
+                    if let Next::Stop = take(msg, &mut pending, &mut acks, &mut durable) {
                         stopping = true;
                     }
                 }
@@ -370,7 +384,7 @@ fn writer_loop(store: &Store, rx: &mpsc::Receiver<Msg>, commit_delay: Duration) 
         while stopping || pending.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(msg) => {
-                    if let Next::Stop = take(msg, &mut pending, &mut acks) {
+                    if let Next::Stop = take(msg, &mut pending, &mut acks, &mut durable) {
                         stopping = true;
                     }
                 }
@@ -378,6 +392,15 @@ fn writer_loop(store: &Store, rx: &mpsc::Receiver<Msg>, commit_delay: Duration) 
             }
         }
         let failed = commit_pending(store, &mut pending);
+        for done in durable.drain(..) {
+            done(if failed {
+                Err(AuditUnavailable::CommitFailed(
+                    "the store is failing to commit".to_owned(),
+                ))
+            } else {
+                Ok(())
+            });
+        }
         for ack in acks.drain(..) {
             let result = if failed {
                 Err(FlushError::NotCommitted {
@@ -413,9 +436,14 @@ fn take(
     msg: Msg,
     pending: &mut Vec<AuditEntry>,
     acks: &mut Vec<mpsc::SyncSender<Result<(), FlushError>>>,
+    durable: &mut Vec<DurableAck>,
 ) -> Next {
     match msg {
         Msg::Entry(e) => pending.push(e),
+        Msg::Durable(e, done) => {
+            pending.push(e);
+            durable.push(done);
+        }
         Msg::Flush(ack) => acks.push(ack),
         Msg::Shutdown => return Next::Stop,
     }
