@@ -12,6 +12,7 @@ pub mod action;
 pub mod audit;
 pub mod ids;
 pub mod permission;
+pub mod placeholder;
 pub mod ports;
 pub mod snapshot;
 

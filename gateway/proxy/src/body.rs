@@ -4,13 +4,13 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
-use tf_core::{AuditEntry, AuditSink};
+use tf_core::{AuditEntry, AuditSink, placeholder};
 
 /// The body sent upstream.
 pub(crate) enum UpBody {
@@ -18,28 +18,81 @@ pub(crate) enum UpBody {
     Stream {
         body: Incoming,
         counter: Arc<AtomicU64>,
+        scan: PlaceholderScan,
     },
     /// A body read whole for classification, forwarded unchanged.
     Full(Option<Bytes>),
 }
 
+/// Why a streamed request body was cut off.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum UpBodyError {
+    #[error(transparent)]
+    Agent(#[from] hyper::Error),
+    #[error("the request body contains a placeholder credential; it was not sent")]
+    Placeholder,
+}
+
+/// Watches a streamed body for a placeholder credential, also across frame
+/// boundaries (it keeps the last bytes of each frame).
+pub(crate) struct PlaceholderScan {
+    tail: Vec<u8>,
+    found: Arc<AtomicBool>,
+}
+
+impl PlaceholderScan {
+    pub(crate) fn new(found: Arc<AtomicBool>) -> Self {
+        Self {
+            tail: Vec::new(),
+            found,
+        }
+    }
+
+    /// True if `data`, after what came before, holds a placeholder.
+    fn check(&mut self, data: &[u8]) -> bool {
+        let keep = placeholder::PREFIX.len() - 1;
+        let hit = if self.tail.is_empty() {
+            placeholder::contains(data)
+        } else {
+            // Only the seam needs the copy: the tail plus the frame's start.
+            let mut seam = std::mem::take(&mut self.tail);
+            seam.extend_from_slice(&data[..data.len().min(keep)]);
+            placeholder::contains(&seam) || placeholder::contains(data)
+        };
+        self.tail.clear();
+        self.tail
+            .extend_from_slice(&data[data.len().saturating_sub(keep)..]);
+        if hit {
+            self.found.store(true, Ordering::Relaxed);
+        }
+        hit
+    }
+}
+
 impl Body for UpBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = UpBodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, UpBodyError>>> {
         match self.get_mut() {
-            UpBody::Stream { body, counter } => {
+            UpBody::Stream {
+                body,
+                counter,
+                scan,
+            } => {
                 let frame = ready!(Pin::new(body).poll_frame(cx));
                 if let Some(Ok(f)) = &frame
                     && let Some(d) = f.data_ref()
                 {
+                    if scan.check(d) {
+                        return Poll::Ready(Some(Err(UpBodyError::Placeholder)));
+                    }
                     counter.fetch_add(d.len() as u64, Ordering::Relaxed);
                 }
-                Poll::Ready(frame)
+                Poll::Ready(frame.map(|f| f.map_err(UpBodyError::from)))
             }
             UpBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
         }

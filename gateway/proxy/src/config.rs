@@ -25,6 +25,26 @@ pub struct ProxyConfig {
     pub pool_idle_timeout: Duration,
     /// How long `serve` waits for in-flight connections after shutdown (default 10 s).
     pub shutdown_grace: Duration,
+    /// Agent connections served at once (default 4096); past it a new
+    /// connection is answered `503` and closed. A CONNECT tunnel counts as
+    /// the connection it was opened on.
+    pub max_connections: usize,
+    /// Bound on receiving a request head from an agent, which also closes an
+    /// HTTP/1.1 connection idle between requests for that long (default 30 s).
+    pub header_read_timeout: Duration,
+    /// An intercepted connection with no request in flight for this long is
+    /// closed gracefully (default 120 s). Covers HTTP/2, which has no head timeout.
+    pub idle_timeout: Duration,
+    /// Classifications running at once (default: the machine's cores − 1,
+    /// at least 1), so slow connectors cannot hold every tokio worker.
+    pub max_concurrent_classifications: usize,
+    /// How long a request waits for a classification slot before it is
+    /// refused with `503 gateway_busy` (default 2 s).
+    pub classify_wait: Duration,
+    /// `407` answers recorded one by one per second (default 20); past it
+    /// they are counted and recorded as one aggregate record per second, so
+    /// a flood cannot grow the audit table without bound.
+    pub auth_failure_records_per_sec: u32,
 }
 
 impl ProxyConfig {
@@ -40,6 +60,13 @@ impl ProxyConfig {
             handshake_timeout: Duration::from_secs(10),
             pool_idle_timeout: Duration::from_secs(90),
             shutdown_grace: Duration::from_secs(10),
+            max_connections: 4096,
+            header_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(120),
+            max_concurrent_classifications: std::thread::available_parallelism()
+                .map_or(1, |n| n.get().saturating_sub(1).max(1)),
+            classify_wait: Duration::from_secs(2),
+            auth_failure_records_per_sec: 20,
         }
     }
 }

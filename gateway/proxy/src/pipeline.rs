@@ -8,7 +8,7 @@
 mod normalize;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
@@ -88,6 +88,14 @@ pub(crate) enum ProxyError {
     Upstream(#[source] hyper_util::client::legacy::Error),
     #[error("upstream timed out")]
     UpstreamTimeout,
+    #[error("plain HTTP to a connector host")]
+    InsecureScheme,
+    #[error("port {0} is not the connector's declared port")]
+    UndeclaredPort(u16),
+    #[error("a placeholder credential appears in {0}")]
+    PlaceholderMisuse(&'static str),
+    #[error("too many requests are being classified")]
+    ClassifierBusy,
 }
 
 /// The per-request context carried through the phases.
@@ -98,6 +106,9 @@ pub(crate) struct RequestCtx {
     /// `X-TameFlare-*` response headers.
     audit: AuditEntry,
     bytes_up: Arc<AtomicU64>,
+    /// Set by the streamed body's scanner when it cut the body off because
+    /// a placeholder appeared in it.
+    placeholder_in_body: Arc<AtomicBool>,
 }
 
 /// The checked target of a request.
@@ -125,6 +136,7 @@ impl Proxy {
             snapshot: self.snapshot.load_full(),
             audit: AuditEntry::new(now, id, method.as_str(), host, path),
             bytes_up: Arc::new(AtomicU64::new(0)),
+            placeholder_in_body: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -197,14 +209,24 @@ impl Proxy {
             .cloned()
             .ok_or(ProxyError::NoConnector)?;
         ctx.audit.connector = Some(route.instance.clone());
+        // A credential goes only over verified TLS to the connector's
+        // declared port: plain HTTP and other ports never reach injection.
+        match origin {
+            Origin::Plain => return Err(ProxyError::InsecureScheme),
+            Origin::Tunnel(t) if t.port != CONNECTOR_PORT => {
+                return Err(ProxyError::UndeclaredPort(t.port));
+            }
+            Origin::Tunnel(_) => {}
+        }
 
         let (parts, body) = req.into_parts();
         let mut headers = parts.headers;
         strip_hop_by_hop(&mut headers);
+        contain(&route, &mut headers, target.uri.query())?;
         let (request, body) = self
             .read(ctx, &route, &parts.method, &target, &headers, body)
             .await?;
-        let action = classify(ctx, &route, request)?;
+        let action = self.classify(ctx, &route, request).await?;
         authorize(ctx, &route, &action)?;
         inject(&route, &mut headers)?;
         self.forward(ctx, parts.method, target.uri, headers, body)
@@ -221,19 +243,11 @@ impl Proxy {
         headers: &HeaderMap,
         body: Incoming,
     ) -> Result<(ConnectorRequest, UpBody), ProxyError> {
-        let placement = route.placement.header_name();
+        // `contain` already removed every credential header the agent sent.
         let mut visible = Vec::with_capacity(headers.len());
         for (name, value) in headers {
-            let n = name.as_str();
-            if matches!(
-                n,
-                "authorization" | "proxy-authorization" | "cookie" | "x-api-key"
-            ) || placement.is_some_and(|p| p.eq_ignore_ascii_case(n))
-            {
-                continue;
-            }
             if let Ok(v) = value.to_str() {
-                visible.push((n.to_owned(), v.to_owned()));
+                visible.push((name.as_str().to_owned(), v.to_owned()));
             }
         }
         let mut request = ConnectorRequest {
@@ -249,6 +263,7 @@ impl Proxy {
             let up = UpBody::Stream {
                 body,
                 counter: ctx.bytes_up.clone(),
+                scan: crate::body::PlaceholderScan::new(ctx.placeholder_in_body.clone()),
             };
             return Ok((request, up));
         }
@@ -267,6 +282,9 @@ impl Proxy {
             }
             Err(e) => return Err(ProxyError::BodyRead(e)),
         };
+        if tf_core::placeholder::contains(&bytes) {
+            return Err(ProxyError::PlaceholderMisuse("the request body"));
+        }
         ctx.bytes_up.store(bytes.len() as u64, Ordering::Relaxed);
         request.body = Some(bytes.to_vec());
         let up = UpBody::Full((!bytes.is_empty()).then_some(bytes));
@@ -298,7 +316,13 @@ impl Proxy {
         *req.uri_mut() = uri;
         *req.version_mut() = Version::HTTP_11;
         *req.headers_mut() = headers;
-        match tokio::time::timeout(self.config.response_timeout, self.client.request(req)).await {
+        let result =
+            tokio::time::timeout(self.config.response_timeout, self.client.request(req)).await;
+        if ctx.placeholder_in_body.load(Ordering::Relaxed) {
+            // The scanner cut the body off before the placeholder was sent.
+            return Err(ProxyError::PlaceholderMisuse("the request body"));
+        }
+        match result {
             Err(_) => Err(ProxyError::UpstreamTimeout),
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(e)) => Err(match connect_error(&e) {
@@ -333,6 +357,9 @@ impl Proxy {
     /// Answers a request that ended in an error: JSON body, audited.
     fn deny(&self, mut ctx: RequestCtx, err: &ProxyError) -> Response<ResponseBody> {
         let s = respond(err, &ctx);
+        // A flood of unauthenticated requests is recorded as aggregates.
+        let recorded = !matches!(err, ProxyError::ProxyAuth)
+            || self.auth_failures.admit(ctx.audit.time_ms);
         ctx.audit.outcome = Outcome::Denied;
         s.reason.clone_into(&mut ctx.audit.reason);
         // `error` is an object and `ok` is false so that the official SDKs'
@@ -369,9 +396,9 @@ impl Proxy {
             );
         }
         decorate(headers, &ctx.audit);
-        let guard = self.guard(ctx);
+        let guard = recorded.then(|| self.guard(ctx));
         let bytes = Bytes::from(body.to_string());
-        resp.map(|()| ResponseBody::full(bytes, Some(guard)))
+        resp.map(|()| ResponseBody::full(bytes, guard))
     }
 
     fn guard(&self, mut ctx: RequestCtx) -> AuditGuard {
@@ -486,20 +513,146 @@ fn target(
     Ok(Target { https, host, uri })
 }
 
-/// Phase classify: the connector names the action.
-fn classify(
-    ctx: &mut RequestCtx,
-    route: &Route,
-    request: ConnectorRequest,
-) -> Result<Action, ProxyError> {
-    let action = route
-        .classifier
-        .classify(request)
-        .map_err(ProxyError::Classify)?;
-    ctx.audit.action = Some(action.name.clone());
-    ctx.audit.resource = Some(action.resource.clone());
-    ctx.audit.params.clone_from(&action.params);
-    Ok(action)
+impl Proxy {
+    /// Phase classify: the connector names the action. At most
+    /// `max_concurrent_classifications` calls run at once (each holds a
+    /// tokio worker until it returns or hits its deadline), so slow
+    /// connectors cannot take every worker; a request that waits longer
+    /// than `classify_wait` for a slot is refused.
+    async fn classify(
+        &self,
+        ctx: &mut RequestCtx,
+        route: &Route,
+        request: ConnectorRequest,
+    ) -> Result<Action, ProxyError> {
+        let _slot = match self.classify_slots.try_acquire() {
+            Ok(slot) => slot,
+            Err(_) => {
+                tokio::time::timeout(self.config.classify_wait, self.classify_slots.acquire())
+                    .await
+                    .map_err(|_| ProxyError::ClassifierBusy)?
+                    .map_err(|_| ProxyError::ClassifierBusy)?
+            }
+        };
+        let action = route
+            .classifier
+            .classify(request)
+            .map_err(ProxyError::Classify)?;
+        ctx.audit.action = Some(action.name.clone());
+        ctx.audit.resource = Some(action.resource.clone());
+        ctx.audit.params.clone_from(&action.params);
+        Ok(action)
+    }
+}
+
+/// The only port a connector's credential is sent to (the 0.1 contract has
+/// no way to declare another).
+const CONNECTOR_PORT: u16 = 443;
+
+/// Headers that carry a credential. The agent's values are removed on
+/// every connector route before classification and injection: the agent
+/// holds no credential, and whatever it sends here (its placeholder, or a
+/// key of its own) must not reach the API.
+const CREDENTIAL_HEADERS: [HeaderName; 6] = [
+    header::AUTHORIZATION,
+    header::PROXY_AUTHORIZATION,
+    header::COOKIE,
+    HeaderName::from_static("x-api-key"),
+    HeaderName::from_static("api-key"),
+    HeaderName::from_static("x-auth-token"),
+];
+
+/// Phase contain: removes the agent's credential headers (the fixed set
+/// and the route's placement header) and refuses the request if a
+/// placeholder appears anywhere it would not be replaced: another
+/// connector's placeholder in a credential header, or any placeholder in
+/// another header or the query. (The body is checked in `read`.)
+fn contain(route: &Route, headers: &mut HeaderMap, query: Option<&str>) -> Result<(), ProxyError> {
+    let placement = route
+        .placement
+        .header_name()
+        .and_then(|n| HeaderName::from_bytes(n.as_bytes()).ok());
+    let mut own: Option<String> = None;
+    for name in CREDENTIAL_HEADERS.iter().chain(placement.as_ref()) {
+        for value in headers.get_all(name) {
+            if credential_misused(value.as_bytes(), || {
+                own.get_or_insert_with(|| tf_core::placeholder::for_instance(&route.instance))
+                    .clone()
+            }) {
+                return Err(ProxyError::PlaceholderMisuse(
+                    "a credential header of another connector",
+                ));
+            }
+        }
+        headers.remove(name);
+    }
+    if headers
+        .values()
+        .any(|v| tf_core::placeholder::contains(v.as_bytes()))
+    {
+        return Err(ProxyError::PlaceholderMisuse("a request header"));
+    }
+    if let Some(q) = query
+        && (tf_core::placeholder::contains(q.as_bytes())
+            || (q.contains('%') || q.contains('+'))
+                && tf_core::placeholder::contains(query_decoded(q).as_bytes()))
+    {
+        return Err(ProxyError::PlaceholderMisuse("the query string"));
+    }
+    Ok(())
+}
+
+/// True if a credential header value holds a placeholder that is not the
+/// route's own (also inside `Basic` credentials).
+fn credential_misused(value: &[u8], own: impl FnOnce() -> String) -> bool {
+    let decoded;
+    let mut hay = value;
+    if let Some(b64) = value
+        .strip_prefix(b"Basic ")
+        .or_else(|| value.strip_prefix(b"basic "))
+        && let Ok(d) = BASE64.decode(b64.trim_ascii())
+    {
+        decoded = d;
+        hay = &decoded;
+    }
+    let Some(at) = tf_core::placeholder::find(hay) else {
+        return false;
+    };
+    let own = own();
+    let rest = &hay[at..];
+    // The placeholder runs to the end of the token (no spaces, quotes or
+    // separators inside one).
+    let end = rest
+        .iter()
+        .position(|b| !(b.is_ascii_alphanumeric() || *b == b'-'))
+        .unwrap_or(rest.len());
+    !rest[..end].eq_ignore_ascii_case(own.as_bytes()) || tf_core::placeholder::contains(&rest[end..])
+}
+
+/// The query with `%XX` and `+` decoded (lossily), for the placeholder check.
+fn query_decoded(q: &str) -> String {
+    let b = q.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => match (hex_val(b[i + 1]), hex_val(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
 }
 
 /// Phase authorize: the permission rules decide.
@@ -685,6 +838,26 @@ fn respond(err: &ProxyError, ctx: &RequestCtx) -> Synthetic {
             StatusCode::GATEWAY_TIMEOUT,
             "upstream_error",
             format!("The upstream {host} did not answer in time; retry later."),
+        ),
+        ProxyError::InsecureScheme => (
+            StatusCode::FORBIDDEN,
+            "insecure_scheme",
+            format!("{host} is served by connector {connector}, whose credential is only sent over verified TLS; use https://{host}/ instead of http://."),
+        ),
+        ProxyError::UndeclaredPort(port) => (
+            StatusCode::FORBIDDEN,
+            "undeclared_port",
+            format!("Connector {connector} serves {host} on port 443 only; port {port} is refused so its credential cannot go elsewhere. Use https://{host}/."),
+        ),
+        ProxyError::PlaceholderMisuse(place) => (
+            StatusCode::FORBIDDEN,
+            "placeholder_misuse",
+            format!("A TameFlare placeholder credential appears in {place}, where the gateway would not replace it, so the agent would send its credential somewhere the gateway does not control; send the placeholder only in the credential header of its own connector's host."),
+        ),
+        ProxyError::ClassifierBusy => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "gateway_busy",
+            format!("Every classification slot stayed busy (slow connectors); the request to {host} was refused without being forwarded. Retry shortly."),
         ),
     };
     Synthetic {

@@ -167,8 +167,16 @@ impl Inner {
     }
 }
 
-/// Loopback, private, link-local (incl. cloud metadata), CGNAT, unspecified,
-/// broadcast, multicast and unique-local addresses.
+/// Addresses no upstream may resolve to unless the operator allows private
+/// upstreams: loopback, private, link-local (incl. cloud metadata), CGNAT,
+/// "this network", IETF protocol assignments (192.0.0.0/24), benchmarking
+/// (198.18.0.0/15), documentation, reserved (240.0.0.0/4), broadcast,
+/// multicast; for IPv6 also unique-local, site-local (fec0::/10),
+/// documentation, and every prefix that embeds an IPv4 address a gateway
+/// could reach through a translator (IPv4-mapped, IPv4-compatible,
+/// NAT64 64:ff9b::/96 and 64:ff9b:1::/48, 6to4 2002::/16, Teredo
+/// 2001::/32) — those are forbidden outright, since the embedded address
+/// may be anything.
 pub(crate) fn is_forbidden(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -181,17 +189,31 @@ pub(crate) fn is_forbidden(ip: IpAddr) -> bool {
                 || v4.is_multicast()
                 || o[0] == 0
                 || (o[0] == 100 && (o[1] & 0xc0) == 64)
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || (o[0] == 192 && o[1] == 0 && o[2] == 2)
+                || (o[0] == 198 && (o[1] & 0xfe) == 18)
+                || (o[0] == 198 && o[1] == 51 && o[2] == 100)
+                || (o[0] == 203 && o[1] == 0 && o[2] == 113)
+                || o[0] >= 240
         }
         IpAddr::V6(v6) => {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_forbidden(IpAddr::V4(v4));
             }
-            let s0 = v6.segments()[0];
+            let s = v6.segments();
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (s0 & 0xfe00) == 0xfc00
-                || (s0 & 0xffc0) == 0xfe80
+                // IPv4-compatible ::a.b.c.d (deprecated, still routed by some stacks)
+                || (s[..6] == [0; 6])
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xffc0) == 0xfec0
+                || (s[0] == 0x0064 && s[1] == 0xff9b)
+                || s[0] == 0x2002
+                || (s[0] == 0x2001 && s[1] == 0x0000)
+                || (s[0] == 0x2001 && s[1] == 0x0db8)
+                || (s[0] & 0xfff0) == 0x3ff0
         }
     }
 }
@@ -306,10 +328,36 @@ mod tests {
             "fd00:ec2::254",
             "fe80::1",
             "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "192.0.0.170",
+            "192.0.2.1",
+            "198.18.0.1",
+            "198.19.255.255",
+            "198.51.100.7",
+            "203.0.113.9",
+            "240.0.0.1",
+            "255.255.255.254",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::1",
+            "2002:7f00:1::1",
+            "2001::1",
+            "2001:db8::1",
+            "fec0::1",
+            "3fff::1",
         ] {
             assert!(is_forbidden(bad.parse().unwrap()), "{bad}");
         }
-        for ok in ["1.1.1.1", "140.82.112.3", "2606:4700::1111"] {
+        for ok in [
+            "1.1.1.1",
+            "140.82.112.3",
+            "198.17.255.255",
+            "198.20.0.1",
+            "192.0.1.1",
+            "2606:4700::1111",
+            "2001:4860::8888",
+            "2003::1",
+        ] {
             assert!(!is_forbidden(ok.parse().unwrap()), "{ok}");
         }
     }

@@ -244,6 +244,11 @@ fn classify_path(r: &ConnectorRequest) -> Result<Action, ClassifyError> {
         "/batch-mixed" => Ok(batch(&["test.read", "test.delete"])),
         "/batch-unruled" => Ok(batch(&["test.read", "test.other"])),
         "/nomatch" => Ok(action("test.other")),
+        "/slow" => {
+            // A connector that takes its whole deadline.
+            std::thread::sleep(Duration::from_millis(400));
+            Ok(action("test.read"))
+        }
         "/reject" => Err(ClassifyError::Rejected {
             code: "unknown-route".into(),
             message: "not in catalogue".into(),
@@ -265,6 +270,11 @@ fn descriptor(needs_body: bool) -> Arc<Descriptor> {
 
 impl Harness {
     async fn start(max_body_bytes: usize) -> Self {
+        Self::start_with(|c| c.max_body_bytes = max_body_bytes).await
+    }
+
+    /// Starts with the defaults (1 KiB body limit) adjusted by `tune`.
+    async fn start_with(tune: impl FnOnce(&mut ProxyConfig)) -> Self {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let ack = Arc::new(Notify::new());
         let (up_addr, up_ca) = start_upstream(seen.clone(), ack.clone()).await;
@@ -318,7 +328,8 @@ impl Harness {
         let leaves = Arc::new(LeafResolver::new(ca));
         let mut config =
             ProxyConfig::new(tf_tls::upstream_client_config(Some(up_ca.as_bytes())).unwrap());
-        config.max_body_bytes = max_body_bytes;
+        config.max_body_bytes = 1024;
+        tune(&mut config);
         for host in ["api.test", "body.test"] {
             config.connect_to.push(
                 ConnectTo::parse(&format!("{host}:443:127.0.0.1:{}", up_addr.port())).unwrap(),
@@ -688,8 +699,9 @@ async fn proxy_auth_is_required_and_checked() {
         )
         .await
         .unwrap();
+    // A connector host over plain HTTP: its credential never goes in clear.
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
-    assert_eq!(json(resp).await["reason"], "permission_denied");
+    assert_eq!(json(resp).await["reason"], "insecure_scheme");
     drop(send);
 
     let entries = h.finish().await;
@@ -879,4 +891,303 @@ async fn a_batch_is_decided_part_by_part_and_the_most_restrictive_decision_appli
         .find(|e| e.path == "/batch-mixed")
         .expect("audited");
     assert_eq!(mixed.reason, "permission_denied");
+}
+
+// ---------- containment: schemes, ports, credential headers, placeholders ----------
+
+/// The placeholder `tf run` gives the agent for the harness's `github` route.
+fn own_placeholder() -> String {
+    tf_core::placeholder::for_instance("github")
+}
+
+#[tokio::test]
+async fn credentials_go_only_over_tls_to_the_declared_port() {
+    let h = Harness::start(1024).await;
+    // Plain http:// to a connector host, allowed action or not.
+    let tcp = TcpStream::connect(h.addr).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http1::handshake::<_, ReqBody>(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let b = base64::engine::general_purpose::STANDARD.encode(format!("Bot:{TOKEN}"));
+    for target in ["http://api.test/allowed", "http://api.test:443/allowed", "http://api.test:8080/allowed"] {
+        let resp = send
+            .send_request(
+                Request::get(target)
+                    .header("proxy-authorization", format!("Basic {b}"))
+                    .header("authorization", format!("Bearer {}", own_placeholder()))
+                    .body(ReqBody::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{target}");
+        let j = json(resp).await;
+        assert_eq!(j["reason"], "insecure_scheme", "{target}");
+        assert!(!j.to_string().contains(SECRET));
+    }
+    drop(send);
+    // CONNECT to the connector host on another port.
+    let mut c = h.tunnel("api.test:8443", "api.test", &[b"http/1.1"]).await;
+    let resp = c.get("api.test:8443", "/allowed").await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(json(resp).await["reason"], "undeclared_port");
+    assert!(h.seen_paths().is_empty(), "nothing may reach the upstream");
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn the_agents_credential_headers_never_reach_the_api() {
+    let h = Harness::start(1024).await;
+    for alpn in [&b"http/1.1"[..], &b"h2"[..]] {
+        let mut c = h.tunnel("api.test:443", "api.test", &[alpn]).await;
+        let req = match c {
+            Client::H1(_) => Request::get("/allowed").header("host", "api.test"),
+            Client::H2(_) => Request::get("https://api.test/allowed"),
+        };
+        let req = req
+            // What the official Anthropic SDK sends beside x-api-key.
+            .header("authorization", format!("Bearer {}", own_placeholder()))
+            .header("x-api-key", "sk-agents-own-key")
+            .header("api-key", "azure-style-own-key")
+            .header("x-auth-token", "own-token")
+            .header("cookie", "session=agents-own")
+            .header("x-other", "kept")
+            .body(ReqBody::empty())
+            .unwrap();
+        let resp = c.send(req).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let _ = text(resp).await;
+    }
+    let seen = h.seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    for s in seen.iter() {
+        let auth: Vec<_> = s.headers.get_all("authorization").iter().collect();
+        assert_eq!(auth, [format!("Bearer {SECRET}").as_str()], "only the injected credential");
+        for gone in ["x-api-key", "api-key", "x-auth-token", "cookie", "proxy-authorization"] {
+            assert!(s.headers.get(gone).is_none(), "{gone} reached the upstream");
+        }
+        assert_eq!(s.headers["x-other"], "kept");
+        assert!(!format!("{:?}", s.headers).contains("tf-placeholder-"));
+    }
+    drop(seen);
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn a_placeholder_where_it_would_not_be_replaced_is_refused() {
+    let h = Harness::start(1024).await;
+    let own = own_placeholder();
+    let other = tf_core::placeholder::for_instance("stripe");
+    let encoded_own = own.replace('-', "%2D");
+    let cases: Vec<(&str, &str, Request<ReqBody>)> = vec![
+        (
+            "another header",
+            "api.test",
+            Request::get("/allowed")
+                .header("x-forwarded-token", own.as_str())
+                .body(ReqBody::empty())
+                .unwrap(),
+        ),
+        (
+            "another connector's credential header",
+            "api.test",
+            Request::get("/allowed")
+                .header("authorization", format!("Bearer {other}"))
+                .body(ReqBody::empty())
+                .unwrap(),
+        ),
+        (
+            "Basic credentials of another connector",
+            "api.test",
+            Request::get("/allowed")
+                .header(
+                    "authorization",
+                    format!(
+                        "Basic {}",
+                        base64::engine::general_purpose::STANDARD.encode(format!("x:{other}"))
+                    ),
+                )
+                .body(ReqBody::empty())
+                .unwrap(),
+        ),
+        (
+            "the query",
+            "api.test",
+            Request::get(format!("/allowed?access_token={own}"))
+                .body(ReqBody::empty())
+                .unwrap(),
+        ),
+        (
+            "the percent-encoded query",
+            "api.test",
+            Request::get(format!("/allowed?access_token={encoded_own}"))
+                .body(ReqBody::empty())
+                .unwrap(),
+        ),
+        (
+            "a body read for classification",
+            "body.test",
+            Request::post("/upload")
+                .body(ReqBody::full(format!("{{\"token\":\"{own}\"}}")))
+                .unwrap(),
+        ),
+        (
+            "a streamed body, split across frames",
+            "api.test",
+            Request::post("/upload")
+                .body(ReqBody::chunked([
+                    Bytes::from_static(b"{\"token\":\"tf-place"),
+                    Bytes::from(format!("{}\"}}", &own["tf-place".len()..])),
+                ]))
+                .unwrap(),
+        ),
+    ];
+    for (what, host, mut req) in cases {
+        let mut c = h.tunnel(&format!("{host}:443"), host, &[b"http/1.1"]).await;
+        req.headers_mut()
+            .insert("host", HeaderValue::from_str(host).unwrap());
+        let resp = c.send(req).await;
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{what}");
+        let j = json(resp).await;
+        assert_eq!(j["reason"], "placeholder_misuse", "{what}: {j}");
+    }
+    let seen = h.seen.lock().unwrap();
+    assert!(
+        seen.iter().all(|s| !String::from_utf8_lossy(&s.body).contains("tf-placeholder-")
+            && !format!("{:?}", s.headers).contains("tf-placeholder-")),
+        "a placeholder reached the upstream"
+    );
+    drop(seen);
+    let entries = h.finish().await;
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e.reason == "placeholder_misuse")
+            .count(),
+        7
+    );
+}
+
+// ---------- resource limits ----------
+
+#[tokio::test]
+async fn connections_over_the_cap_get_a_clear_503() {
+    let h = Harness::start_with(|c| c.max_connections = 1).await;
+    let held = h.tunnel("api.test:443", "api.test", &[b"http/1.1"]).await;
+    let mut tcp = TcpStream::connect(h.addr).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(BOUND, tokio::io::AsyncReadExt::read_to_end(&mut tcp, &mut answer))
+        .await
+        .expect("the refusal must come at once")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    assert!(answer.contains("too_many_connections"), "{answer}");
+    drop(held);
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn a_peer_that_never_finishes_its_head_is_cut_off() {
+    let h = Harness::start_with(|c| c.header_read_timeout = Duration::from_millis(200)).await;
+    let mut tcp = TcpStream::connect(h.addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut tcp, b"CONNECT api.test:443 HTTP/1.1\r\nHost: api")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    // The gateway closes the connection (possibly after a 408); it does not wait forever.
+    tokio::time::timeout(BOUND, tokio::io::AsyncReadExt::read_to_end(&mut tcp, &mut rest))
+        .await
+        .expect("a slow head must be cut off by the header-read timeout")
+        .ok();
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn an_idle_intercepted_connection_is_closed() {
+    let h = Harness::start_with(|c| c.idle_timeout = Duration::from_millis(200)).await;
+    let io = h.connect("api.test:443", Some(("Bot", TOKEN))).await.unwrap();
+    let tls = h
+        .client_tls(&[b"h2"])
+        .connect(ServerName::try_from("api.test".to_owned()).unwrap(), io)
+        .await
+        .unwrap();
+    let (mut send, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+            .await
+            .unwrap();
+    let conn = tokio::spawn(conn);
+    let resp = send
+        .send_request(Request::get("https://api.test/allowed").body(ReqBody::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let _ = text(resp).await;
+    // With no request in flight, the gateway sends GOAWAY and the connection ends.
+    tokio::time::timeout(BOUND, conn)
+        .await
+        .expect("the idle connection must be closed")
+        .unwrap()
+        .ok();
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn slow_connectors_cannot_take_every_worker() {
+    let h = Harness::start_with(|c| {
+        c.max_concurrent_classifications = 1;
+        c.classify_wait = Duration::from_millis(50);
+    })
+    .await;
+    let mut a = h.tunnel("api.test:443", "api.test", &[b"http/1.1"]).await;
+    let mut b = h.tunnel("api.test:443", "api.test", &[b"http/1.1"]).await;
+    let slow = tokio::spawn(async move {
+        let resp = a.get("api.test", "/slow").await;
+        resp.status()
+    });
+    // Wait until the slow classification holds the only slot.
+    tokio::time::timeout(BOUND, async {
+        loop {
+            let resp = b.get("api.test", "/allowed").await;
+            if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+                assert_eq!(json(resp).await["reason"], "gateway_busy");
+                return;
+            }
+            let _ = text(resp).await;
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("a request waiting for a busy slot must be refused with 503");
+    assert_eq!(slow.await.unwrap(), StatusCode::OK);
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn a_407_flood_is_recorded_as_aggregates() {
+    let h = Harness::start_with(|c| c.auth_failure_records_per_sec = 3).await;
+    for _ in 0..40 {
+        let resp = h.connect("api.test:443", None).await.expect_err("refused");
+        assert_eq!(resp.status(), StatusCode::PROXY_AUTHENTICATION_REQUIRED);
+    }
+    let entries = h.finish().await;
+    let single = entries
+        .iter()
+        .filter(|e| e.reason == "proxy_auth_required" && e.params.is_empty())
+        .count();
+    let aggregated: i64 = entries
+        .iter()
+        .filter(|e| e.reason == "proxy_auth_required")
+        .flat_map(|e| &e.params)
+        .filter(|p| p.name == "aggregated_requests")
+        .map(|p| match p.value {
+            tf_core::ParamValue::Integer(n) => n,
+            _ => panic!("count is an integer"),
+        })
+        .sum();
+    // At most 3 per second individually (the loop may straddle a second).
+    assert!(single <= 6, "{single} individual records");
+    assert_eq!(single as i64 + aggregated, 40, "every 407 is accounted for");
+    assert!(entries.len() < 12, "{} records for 40 refusals", entries.len());
 }

@@ -122,15 +122,10 @@ impl Vault {
 }
 
 /// The placeholder an agent sees instead of the credential of `instance`
-/// (for its environment variables): `tf-placeholder-<instance with every
-/// non-alphanumeric as '-'>-<first 8 hex digits of sha256(instance)>`.
+/// (for its environment variables). The rule lives in
+/// [`tf_core::placeholder`], which the proxy uses to refuse misplaced ones.
 pub fn placeholder(instance: &str) -> String {
-    let slug: String = instance
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    let digest = Sha256::digest(instance.as_bytes());
-    format!("tf-placeholder-{slug}-{}", hex::encode(&digest[..4]))
+    tf_core::placeholder::for_instance(instance)
 }
 
 #[cfg(test)]
