@@ -382,6 +382,29 @@ async fn unknown_host_gets_a_clean_403_and_bad_proxy_credentials_get_407() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_to_a_connector_host_is_refused_and_carries_no_credential() {
+    let (ca, up) = setup().await;
+    let g = github_gateway(&ca, &up).await;
+    let out = g
+        .run_agent(
+            "Bot",
+            &[
+                "curl",
+                "-sS",
+                "-w",
+                "\n%{http_code}",
+                "http://api.github.com/repos/octo/hello/pulls",
+            ],
+        )
+        .await;
+    let (body, code) = split_curl(&out.stdout);
+    assert_eq!(code, 403, "{out:?}");
+    assert!(body.contains(r#""reason":"insecure_scheme""#), "{body}");
+    assert!(!body.contains(GH_SECRET));
+    assert!(up.requests().is_empty(), "{:?}", up.requests());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_sent_events_arrive_event_by_event() {
     let (ca, up) = setup().await;
     let g = Gateway::builder()

@@ -289,6 +289,14 @@ except anthropic.PermissionDeniedError as e:
         messages[0].header("anthropic-version").is_some(),
         "the SDK's version header passes through"
     );
+    // The SDK also sends `Authorization: Bearer <placeholder>`: it is removed,
+    // never forwarded, and no placeholder reaches the API anywhere.
+    assert_eq!(messages[0].header("authorization"), None);
+    assert!(
+        !format!("{:?}", messages[0]).contains("tf-placeholder-"),
+        "{:?}",
+        messages[0]
+    );
     assert!(up.requests_to("/v1/models").is_empty());
     let audit = g.audit().await;
     let m = find(&audit, "anthropic.message.create");
