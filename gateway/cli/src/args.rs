@@ -50,6 +50,9 @@ pub(crate) struct ProxyFlags {
     /// Allow upstreams that resolve to loopback or private addresses.
     #[arg(long)]
     pub(crate) allow_private_upstreams: bool,
+    /// Agent connections served at once; past it new ones get 503.
+    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_connections: u32,
 }
 
 #[derive(Debug, Args)]

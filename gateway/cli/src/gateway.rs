@@ -135,6 +135,7 @@ fn proxy_config(flags: &ProxyFlags) -> anyhow::Result<tf_proxy::ProxyConfig> {
             })?);
     }
     config.allow_private_upstreams = flags.allow_private_upstreams;
+    config.max_connections = flags.max_connections as usize;
     Ok(config)
 }
 
