@@ -183,7 +183,8 @@ impl Utf8Run {
 }
 
 /// The canonical form of `raw` (a path without its query), or why it has
-/// none. Borrowed when `raw` is already canonical.
+/// none. Borrowed when `raw` is already canonical, or when the only change
+/// is the dropped trailing slash (then it is a prefix of `raw`).
 pub fn canonical_path(raw: &str) -> Result<Cow<'_, str>, NonCanonical> {
     let b = raw.as_bytes();
     if b.first() != Some(&b'/') {

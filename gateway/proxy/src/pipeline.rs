@@ -504,11 +504,11 @@ fn target(
         .unwrap_or_else(|| PathAndQuery::from_static("/"));
     // The one spelling that is classified, audited and forwarded.
     let pq = match canonical_path(pq.path()).map_err(ProxyError::NonCanonicalPath)? {
-        Cow::Borrowed(_) => pq,
-        Cow::Owned(path) => {
+        Cow::Borrowed(path) if path.len() == pq.path().len() => pq,
+        path => {
             let rebuilt = match pq.query() {
                 Some(q) => format!("{path}?{q}"),
-                None => path,
+                None => path.into_owned(),
             };
             PathAndQuery::try_from(rebuilt)
                 .map_err(|_| ProxyError::BadRequest("the request target is not a valid URI"))?
@@ -669,7 +669,7 @@ fn respond(err: &ProxyError, ctx: &RequestCtx) -> Synthetic {
         ProxyError::NonCanonicalPath(why) => (
             StatusCode::BAD_REQUEST,
             "non_canonical_path",
-            format!("The request path was refused because {why}, so the gateway cannot be sure which operation an upstream would run; {}. See docs/canonical-requests.md.", why.remedy()),
+            format!("The request path was refused because {why}, so the gateway cannot tell which operation an upstream would run. Instead, {} (the rules are in docs/canonical-requests.md).", why.remedy()),
         ),
         ProxyError::ContentEncoding(DecodeError::TooLarge { limit }) => (
             StatusCode::PAYLOAD_TOO_LARGE,
