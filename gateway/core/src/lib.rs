@@ -10,6 +10,7 @@
 
 pub mod action;
 pub mod audit;
+pub mod canonical;
 pub mod ids;
 pub mod permission;
 pub mod placeholder;
@@ -20,6 +21,7 @@ pub use action::{
     Action, ActionSpec, Catalogue, ConnectorRequest, Descriptor, Param, ParamValue, Placement, Risk,
 };
 pub use audit::{AuditEntry, AuditRecord, ChainError, ConnectorEvent, ConnectorEventKind, Outcome};
+pub use canonical::{NonCanonical, canonical_path};
 pub use ids::RequestId;
 pub use permission::{Decision, PermissionSet, Rule, RuleError, Verdict};
 pub use ports::{

@@ -5,8 +5,10 @@
 //! inject → forward → relay. Any error ends the pipeline with a denial; the
 //! request is never forwarded after an error.
 
+mod decode;
 mod normalize;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -20,14 +22,15 @@ use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tf_core::{
-    Action, AuditEntry, ClassifyError, ConnectorRequest, Decision, InjectError, Outcome, Placement,
-    RequestId, Route, Snapshot, Verdict,
+    Action, AuditEntry, ClassifyError, ConnectorRequest, Decision, InjectError, NonCanonical,
+    Outcome, Placement, RequestId, Route, Snapshot, Verdict, canonical_path,
 };
 
 use crate::body::{AuditGuard, ResponseBody, UpBody};
 use crate::server::Proxy;
 use crate::upstream::{ConnectError, connect_error};
-use normalize::{PathProblem, authority_agrees, check_path, percent_decode, split_authority};
+use decode::DecodeError;
+use normalize::{authority_agrees, percent_decode, split_authority};
 
 const X_DECISION: HeaderName = HeaderName::from_static("x-tameflare-decision");
 const X_GATEWAY: HeaderName = HeaderName::from_static("x-tameflare-gateway");
@@ -68,6 +71,10 @@ pub(crate) enum ProxyError {
     HostMismatch,
     #[error("bad request: {0}")]
     BadRequest(&'static str),
+    #[error("non-canonical path: {0}")]
+    NonCanonicalPath(NonCanonical),
+    #[error("request body content coding: {0}")]
+    ContentEncoding(DecodeError),
     #[error("request body exceeds the limit of {limit} bytes")]
     BodyTooLarge { limit: usize },
     #[error("could not read the request body")]
@@ -224,7 +231,7 @@ impl Proxy {
         strip_hop_by_hop(&mut headers);
         contain(&route, &mut headers, target.uri.query())?;
         let (request, body) = self
-            .read(ctx, &route, &parts.method, &target, &headers, body)
+            .read(ctx, &route, &parts.method, &target, &mut headers, body)
             .await?;
         let action = self.classify(ctx, &route, request).await?;
         authorize(ctx, &route, &action)?;
@@ -234,18 +241,22 @@ impl Proxy {
     }
 
     /// Phase read: the connector's view of the request, and the body to forward.
+    ///
+    /// When the connector reads the body, a content-coded body is decoded
+    /// (bounded by the body limit) and the decoded bytes are both classified
+    /// and forwarded, without `Content-Encoding`.
     async fn read(
         &self,
         ctx: &mut RequestCtx,
         route: &Route,
         method: &Method,
         target: &Target,
-        headers: &HeaderMap,
+        headers: &mut HeaderMap,
         body: Incoming,
     ) -> Result<(ConnectorRequest, UpBody), ProxyError> {
         // `contain` already removed every credential header the agent sent.
         let mut visible = Vec::with_capacity(headers.len());
-        for (name, value) in headers {
+        for (name, value) in headers.iter() {
             if let Ok(v) = value.to_str() {
                 visible.push((name.as_str().to_owned(), v.to_owned()));
             }
@@ -268,6 +279,8 @@ impl Proxy {
             return Ok((request, up));
         }
         let max = self.config.max_body_bytes;
+        // Refused before the body is read: nothing to decode it with.
+        let codings = decode::codings(headers).map_err(ProxyError::ContentEncoding)?;
         let declared = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
@@ -275,13 +288,31 @@ impl Proxy {
         if declared.is_some_and(|n| n > max as u64) {
             return Err(ProxyError::BodyTooLarge { limit: max });
         }
-        let bytes = match http_body_util::Limited::new(body, max).collect().await {
+        let mut bytes = match http_body_util::Limited::new(body, max).collect().await {
             Ok(c) => c.to_bytes(),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => {
                 return Err(ProxyError::BodyTooLarge { limit: max });
             }
             Err(e) => return Err(ProxyError::BodyRead(e)),
         };
+        if headers.contains_key(header::CONTENT_ENCODING) {
+            if !codings.is_empty() && !bytes.is_empty() {
+                bytes = decode::decode(&bytes, &codings, max)
+                    .map_err(ProxyError::ContentEncoding)?
+                    .into();
+            }
+            // Forwarded decoded: the connector and the upstream see the
+            // same bytes, described the same way.
+            headers.remove(header::CONTENT_ENCODING);
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+            request
+                .headers
+                .retain(|(n, _)| n != "content-encoding" && n != "content-length");
+            request
+                .headers
+                .push(("content-length".to_owned(), bytes.len().to_string()));
+        }
+        // Checked after decoding: a coded body hides nothing.
         if tf_core::placeholder::contains(&bytes) {
             return Err(ProxyError::PlaceholderMisuse("the request body"));
         }
@@ -358,8 +389,8 @@ impl Proxy {
     fn deny(&self, mut ctx: RequestCtx, err: &ProxyError) -> Response<ResponseBody> {
         let s = respond(err, &ctx);
         // A flood of unauthenticated requests is recorded as aggregates.
-        let recorded = !matches!(err, ProxyError::ProxyAuth)
-            || self.auth_failures.admit(ctx.audit.time_ms);
+        let recorded =
+            !matches!(err, ProxyError::ProxyAuth) || self.auth_failures.admit(ctx.audit.time_ms);
         ctx.audit.outcome = Outcome::Denied;
         s.reason.clone_into(&mut ctx.audit.reason);
         // `error` is an object and `ok` is false so that the official SDKs'
@@ -501,7 +532,18 @@ fn target(
         .path_and_query()
         .cloned()
         .unwrap_or_else(|| PathAndQuery::from_static("/"));
-    check_path(pq.path()).map_err(|p| ProxyError::BadRequest(p.describe()))?;
+    // The one spelling that is classified, audited and forwarded.
+    let pq = match canonical_path(pq.path()).map_err(ProxyError::NonCanonicalPath)? {
+        Cow::Borrowed(path) if path.len() == pq.path().len() => pq,
+        path => {
+            let rebuilt = match pq.query() {
+                Some(q) => format!("{path}?{q}"),
+                None => path.into_owned(),
+            };
+            PathAndQuery::try_from(rebuilt)
+                .map_err(|_| ProxyError::BadRequest("the request target is not a valid URI"))?
+        }
+    };
     ctx.audit.host.clone_from(&host);
     pq.path().clone_into(&mut ctx.audit.path);
     let uri = Uri::builder()
@@ -509,7 +551,7 @@ fn target(
         .authority(authority)
         .path_and_query(pq)
         .build()
-        .map_err(|_| ProxyError::BadRequest(PathProblem::NotOriginForm.describe()))?;
+        .map_err(|_| ProxyError::BadRequest("the request target is not a valid URI"))?;
     Ok(Target { https, host, uri })
 }
 
@@ -626,7 +668,8 @@ fn credential_misused(value: &[u8], own: impl FnOnce() -> String) -> bool {
         .iter()
         .position(|b| !(b.is_ascii_alphanumeric() || *b == b'-'))
         .unwrap_or(rest.len());
-    !rest[..end].eq_ignore_ascii_case(own.as_bytes()) || tf_core::placeholder::contains(&rest[end..])
+    !rest[..end].eq_ignore_ascii_case(own.as_bytes())
+        || tf_core::placeholder::contains(&rest[end..])
 }
 
 /// The query with `%XX` and `+` decoded (lossily), for the placeholder check.
@@ -779,6 +822,26 @@ fn respond(err: &ProxyError, ctx: &RequestCtx) -> Synthetic {
             StatusCode::BAD_REQUEST,
             "bad_request",
             format!("The request was refused because {what}; send a normalized request."),
+        ),
+        ProxyError::NonCanonicalPath(why) => (
+            StatusCode::BAD_REQUEST,
+            "non_canonical_path",
+            format!("The request path was refused because {why}, so the gateway cannot tell which operation an upstream would run. Instead, {} (the rules are in docs/canonical-requests.md).", why.remedy()),
+        ),
+        ProxyError::ContentEncoding(DecodeError::TooLarge { limit }) => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("The decoded request body exceeds {limit} bytes, the most the gateway inspects for connector {connector}; send a smaller body or raise the limit."),
+        ),
+        ProxyError::ContentEncoding(DecodeError::Unsupported(coding)) => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_content_encoding",
+            format!("Connector {connector} reads request bodies and the gateway cannot decode the content coding {coding}; send the body with gzip, deflate, br, zstd or no Content-Encoding."),
+        ),
+        ProxyError::ContentEncoding(DecodeError::Corrupt(coding)) => (
+            StatusCode::BAD_REQUEST,
+            "bad_content_encoding",
+            format!("The request body is not a valid {coding} stream as its Content-Encoding says; send the body encoded as declared, or without Content-Encoding."),
         ),
         ProxyError::BodyRead(_) => (
             StatusCode::BAD_REQUEST,

@@ -105,6 +105,7 @@ struct Seen {
     /// `:authority` (HTTP/2) or `Host` (HTTP/1.1).
     authority: String,
     path: String,
+    query: Option<String>,
     headers: HeaderMap,
     body: Bytes,
 }
@@ -151,6 +152,7 @@ async fn upstream_handle(
         version: parts.version,
         authority,
         path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
         headers: parts.headers,
         body,
     });
@@ -212,6 +214,8 @@ struct Harness {
     seen: Arc<Mutex<Vec<Seen>>>,
     ack: Arc<Notify>,
     body_seen: Arc<Mutex<Option<Vec<u8>>>>,
+    /// Every (method, path, query) the `gh.test` classifier was given.
+    classified: Arc<Mutex<Vec<(String, String, Option<String>)>>>,
     shutdown: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<()>,
 }
@@ -257,6 +261,17 @@ fn classify_path(r: &ConnectorRequest) -> Result<Action, ClassifyError> {
     }
 }
 
+/// A GitHub-like classifier over exact canonical paths, for `gh.test`.
+fn classify_github(r: &ConnectorRequest) -> Result<Action, ClassifyError> {
+    let name = match (r.method.as_str(), r.path.as_str()) {
+        ("DELETE", "/repos/o/r") => "github.repo.delete",
+        ("GET", "/repos/o/r") => "github.repo.get",
+        ("PUT", "/repos/o/r/pulls/7/merge") => "github.pr.merge",
+        _ => "github.unknown",
+    };
+    Ok(action(name))
+}
+
 fn descriptor(needs_body: bool) -> Arc<Descriptor> {
     Arc::new(Descriptor {
         name: "test".into(),
@@ -296,6 +311,14 @@ impl Harness {
             })
         };
         let plain: Arc<dyn Classifier> = Arc::new(FnClassifier(classify_path));
+        let classified: Arc<Mutex<Vec<(String, String, Option<String>)>>> = Arc::default();
+        let log = classified.clone();
+        let github: Arc<dyn Classifier> = Arc::new(FnClassifier(move |r: &ConnectorRequest| {
+            log.lock()
+                .unwrap()
+                .push((r.method.clone(), r.path.clone(), r.query.clone()));
+            classify_github(r)
+        }));
         let mut snapshot = Snapshot::default();
         snapshot
             .gateways
@@ -312,6 +335,9 @@ impl Harness {
         snapshot
             .routes
             .insert("body.test".into(), route(true, Arc::new(body_classifier)));
+        snapshot
+            .routes
+            .insert("gh.test".into(), route(false, github));
         let rule = |action: &str, decision| Rule {
             gateway: "*".into(),
             connector: "github".into(),
@@ -321,6 +347,10 @@ impl Harness {
         snapshot.permissions = PermissionSet::compile([
             rule("test.read", tf_core::Decision::Allow),
             rule("test.delete", tf_core::Decision::Deny),
+            // A deny-list for gh.test: everything but two actions.
+            rule("github.*", tf_core::Decision::Allow),
+            rule("github.repo.delete", tf_core::Decision::Deny),
+            rule("github.pr.merge", tf_core::Decision::Deny),
         ])
         .unwrap();
 
@@ -330,7 +360,7 @@ impl Harness {
             ProxyConfig::new(tf_tls::upstream_client_config(Some(up_ca.as_bytes())).unwrap());
         config.max_body_bytes = 1024;
         tune(&mut config);
-        for host in ["api.test", "body.test"] {
+        for host in ["api.test", "body.test", "gh.test"] {
             config.connect_to.push(
                 ConnectTo::parse(&format!("{host}:443:127.0.0.1:{}", up_addr.port())).unwrap(),
             );
@@ -356,6 +386,7 @@ impl Harness {
             seen,
             ack,
             body_seen,
+            classified,
             shutdown: Some(tx),
             server,
         }
@@ -420,6 +451,46 @@ impl Harness {
             return Err(resp);
         }
         Ok(TokioIo::new(hyper::upgrade::on(resp).await.unwrap()))
+    }
+
+    /// One HTTP/1.1 request written byte for byte (so the request target
+    /// reaches the proxy exactly as spelled) through a fresh tunnel to
+    /// `host`; returns the status and body of the answer.
+    async fn raw(&self, host: &str, method: &str, target: &str, extra: &str) -> (u16, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let io = self
+            .connect(&format!("{host}:443"), Some(("Bot", TOKEN)))
+            .await
+            .expect("CONNECT refused");
+        let mut tls = self
+            .client_tls(&[b"http/1.1"])
+            .connect(ServerName::try_from(host.to_owned()).unwrap(), io)
+            .await
+            .expect("TLS handshake with the gateway failed");
+        let head = format!(
+            "{method} {target} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\ncontent-length: 0\r\n{extra}\r\n"
+        );
+        let answer = tokio::time::timeout(BOUND, async {
+            tls.write_all(head.as_bytes()).await.unwrap();
+            let mut buf = Vec::new();
+            // The proxy closes after answering (`connection: close`); a
+            // reset after the last byte still leaves the answer in `buf`.
+            let _ = tls.read_to_end(&mut buf).await;
+            buf
+        })
+        .await
+        .expect("no answer in time");
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status line in {text:?}"));
+        let body = text
+            .split_once("\r\n\r\n")
+            .map_or("", |(_, b)| b)
+            .to_owned();
+        (status, body)
     }
 
     /// CONNECT + TLS (SNI `sni`) + HTTP/1.1 or HTTP/2 by ALPN.
@@ -601,8 +672,8 @@ async fn denials_never_reach_upstream_and_are_json() {
         ("/nomatch", "no_permission"),
         ("/reject", "connector_rejected"),
         ("/trap", "connector_error"),
-        ("/a/../allowed", "bad_request"),
-        ("/a%zz", "bad_request"),
+        ("/a/../allowed", "non_canonical_path"),
+        ("/a%zz", "non_canonical_path"),
     ] {
         let resp = c.get("api.test", path).await;
         let status = resp.status();
@@ -615,12 +686,16 @@ async fn denials_never_reach_upstream_and_are_json() {
         assert_eq!(j["error"]["code"], reason, "{path}");
         assert_eq!(j["reason"], reason, "{path}");
         assert_eq!(j["gateway"], "Bot");
-        if reason != "bad_request" {
+        if reason != "non_canonical_path" {
             assert_eq!(j["connector"], "github");
         }
         assert!(j["request_id"].as_str().unwrap().len() == 28);
         assert!(!j["message"].as_str().unwrap().is_empty());
-        let expected = if reason == "bad_request" { 400 } else { 403 };
+        let expected = if reason == "non_canonical_path" {
+            400
+        } else {
+            403
+        };
         assert_eq!(status.as_u16(), expected, "{path}");
         if reason == "permission_denied" {
             assert_eq!(j["action"], "test.delete");
@@ -910,7 +985,11 @@ async fn credentials_go_only_over_tls_to_the_declared_port() {
         .unwrap();
     tokio::spawn(conn);
     let b = base64::engine::general_purpose::STANDARD.encode(format!("Bot:{TOKEN}"));
-    for target in ["http://api.test/allowed", "http://api.test:443/allowed", "http://api.test:8080/allowed"] {
+    for target in [
+        "http://api.test/allowed",
+        "http://api.test:443/allowed",
+        "http://api.test:8080/allowed",
+    ] {
         let resp = send
             .send_request(
                 Request::get(target)
@@ -963,8 +1042,18 @@ async fn the_agents_credential_headers_never_reach_the_api() {
     assert_eq!(seen.len(), 2);
     for s in seen.iter() {
         let auth: Vec<_> = s.headers.get_all("authorization").iter().collect();
-        assert_eq!(auth, [format!("Bearer {SECRET}").as_str()], "only the injected credential");
-        for gone in ["x-api-key", "api-key", "x-auth-token", "cookie", "proxy-authorization"] {
+        assert_eq!(
+            auth,
+            [format!("Bearer {SECRET}").as_str()],
+            "only the injected credential"
+        );
+        for gone in [
+            "x-api-key",
+            "api-key",
+            "x-auth-token",
+            "cookie",
+            "proxy-authorization",
+        ] {
             assert!(s.headers.get(gone).is_none(), "{gone} reached the upstream");
         }
         assert_eq!(s.headers["x-other"], "kept");
@@ -1054,8 +1143,10 @@ async fn a_placeholder_where_it_would_not_be_replaced_is_refused() {
     }
     let seen = h.seen.lock().unwrap();
     assert!(
-        seen.iter().all(|s| !String::from_utf8_lossy(&s.body).contains("tf-placeholder-")
-            && !format!("{:?}", s.headers).contains("tf-placeholder-")),
+        seen.iter().all(
+            |s| !String::from_utf8_lossy(&s.body).contains("tf-placeholder-")
+                && !format!("{:?}", s.headers).contains("tf-placeholder-")
+        ),
         "a placeholder reached the upstream"
     );
     drop(seen);
@@ -1077,10 +1168,13 @@ async fn connections_over_the_cap_get_a_clear_503() {
     let held = h.tunnel("api.test:443", "api.test", &[b"http/1.1"]).await;
     let mut tcp = TcpStream::connect(h.addr).await.unwrap();
     let mut answer = Vec::new();
-    tokio::time::timeout(BOUND, tokio::io::AsyncReadExt::read_to_end(&mut tcp, &mut answer))
-        .await
-        .expect("the refusal must come at once")
-        .unwrap();
+    tokio::time::timeout(
+        BOUND,
+        tokio::io::AsyncReadExt::read_to_end(&mut tcp, &mut answer),
+    )
+    .await
+    .expect("the refusal must come at once")
+    .unwrap();
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
     assert!(answer.contains("too_many_connections"), "{answer}");
@@ -1097,17 +1191,23 @@ async fn a_peer_that_never_finishes_its_head_is_cut_off() {
         .unwrap();
     let mut rest = Vec::new();
     // The gateway closes the connection (possibly after a 408); it does not wait forever.
-    tokio::time::timeout(BOUND, tokio::io::AsyncReadExt::read_to_end(&mut tcp, &mut rest))
-        .await
-        .expect("a slow head must be cut off by the header-read timeout")
-        .ok();
+    tokio::time::timeout(
+        BOUND,
+        tokio::io::AsyncReadExt::read_to_end(&mut tcp, &mut rest),
+    )
+    .await
+    .expect("a slow head must be cut off by the header-read timeout")
+    .ok();
     h.finish().await;
 }
 
 #[tokio::test]
 async fn an_idle_intercepted_connection_is_closed() {
     let h = Harness::start_with(|c| c.idle_timeout = Duration::from_millis(200)).await;
-    let io = h.connect("api.test:443", Some(("Bot", TOKEN))).await.unwrap();
+    let io = h
+        .connect("api.test:443", Some(("Bot", TOKEN)))
+        .await
+        .unwrap();
     let tls = h
         .client_tls(&[b"h2"])
         .connect(ServerName::try_from("api.test".to_owned()).unwrap(), io)
@@ -1119,7 +1219,11 @@ async fn an_idle_intercepted_connection_is_closed() {
             .unwrap();
     let conn = tokio::spawn(conn);
     let resp = send
-        .send_request(Request::get("https://api.test/allowed").body(ReqBody::empty()).unwrap())
+        .send_request(
+            Request::get("https://api.test/allowed")
+                .body(ReqBody::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
@@ -1189,5 +1293,275 @@ async fn a_407_flood_is_recorded_as_aggregates() {
     // At most 3 per second individually (the loop may straddle a second).
     assert!(single <= 6, "{single} individual records");
     assert_eq!(single as i64 + aggregated, 40, "every 407 is accounted for");
-    assert!(entries.len() < 12, "{} records for 40 refusals", entries.len());
+    assert!(
+        entries.len() < 12,
+        "{} records for 40 refusals",
+        entries.len()
+    );
+}
+
+// ---------- canonical requests ----------
+
+/// Every spelling of issue 9's bypasses, and the ambiguous ones: each is
+/// classified as its canonical form or refused, and nothing but canonical
+/// paths reaches the upstream.
+#[tokio::test]
+async fn path_variants_classify_as_their_canonical_form_or_are_refused() {
+    let h = Harness::start(1024).await;
+    let denied = |action: &'static str| Ok::<_, &str>(action);
+    let refused = Err("non_canonical_path");
+    for (method, target, expected) in [
+        ("DELETE", "/repos/o/r", denied("github.repo.delete")),
+        ("DELETE", "/repos/o/r/", denied("github.repo.delete")),
+        ("DELETE", "/repos//o/r", denied("github.repo.delete")),
+        ("DELETE", "//repos/o/r", denied("github.repo.delete")),
+        (
+            "DELETE",
+            "///repos///o///r///",
+            denied("github.repo.delete"),
+        ),
+        ("DELETE", "/%72epos/o/r", denied("github.repo.delete")),
+        (
+            "DELETE",
+            "/%72%65%70%6f%73/%6F/%72",
+            denied("github.repo.delete"),
+        ),
+        ("DELETE", "/repos/o/r?x=1", denied("github.repo.delete")),
+        ("PUT", "/repos/o/r/pulls/7/merge", denied("github.pr.merge")),
+        (
+            "PUT",
+            "/repos/o/r/pulls/7/merge/",
+            denied("github.pr.merge"),
+        ),
+        (
+            "PUT",
+            "/repos/o/r/pulls/7//merge",
+            denied("github.pr.merge"),
+        ),
+        (
+            "PUT",
+            "/repos/o/r/pulls/%37/m%65rge",
+            denied("github.pr.merge"),
+        ),
+        ("DELETE", "/repos/o/r;x=1", refused),
+        ("DELETE", "/repos/o/r;", refused),
+        ("DELETE", "/repos\\o\\r", refused),
+        ("DELETE", "/repos/o/r%5C", refused),
+        ("DELETE", "/repos/o%2Fr", refused),
+        ("DELETE", "/repos%2fo/r", refused),
+        ("DELETE", "/%2572epos/o/r", refused),
+        ("DELETE", "/repos/o/r/.", refused),
+        ("DELETE", "/repos/o/r/%2e", refused),
+        ("DELETE", "/repos/o/x/../r", refused),
+        ("DELETE", "/repos/o/r%00", refused),
+        ("DELETE", "/repos/o/r%C3", refused),
+        ("DELETE", "/repos/o/r%zz", refused),
+        ("PUT", "/repos/o/r/pulls/7/merge;v=1", refused),
+        ("PUT", "/repos/o/r/pulls/7%2Fmerge", refused),
+    ] {
+        let (status, body) = h.raw("gh.test", method, target, "").await;
+        let j: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{method} {target}: {e}: {body:?}"));
+        match expected {
+            Ok(action) => {
+                assert_eq!(status, 403, "{method} {target}: {body}");
+                assert_eq!(j["reason"], "permission_denied", "{method} {target}");
+                assert_eq!(j["action"], action, "{method} {target}");
+            }
+            Err(reason) => {
+                assert_eq!(status, 400, "{method} {target}: {body}");
+                assert_eq!(j["reason"], reason, "{method} {target}");
+                let m = j["message"].as_str().unwrap();
+                assert!(m.contains("Instead, "), "{m}");
+            }
+        }
+    }
+    // Allowed, so forwarded: the upstream gets exactly what was classified.
+    let (status, _) = h
+        .raw("gh.test", "GET", "//repos/%6F//r/?a=%2f&b=1", "")
+        .await;
+    assert_eq!(status, 200);
+    let seen: Vec<_> = h
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| (s.path.clone(), s.query.clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [("/repos/o/r".to_owned(), Some("a=%2f&b=1".to_owned()))]
+    );
+    let classified = h.classified.lock().unwrap().clone();
+    assert!(
+        classified.iter().all(|(_, p, _)| tf_core::canonical_path(p)
+            .is_ok_and(|c| matches!(c, std::borrow::Cow::Borrowed(_)))),
+        "only canonical paths are classified: {classified:?}"
+    );
+    assert_eq!(
+        classified.last().unwrap(),
+        &(
+            "GET".to_owned(),
+            "/repos/o/r".to_owned(),
+            Some("a=%2f&b=1".to_owned())
+        )
+    );
+
+    // HTTP/2 `:path` goes through the same rule.
+    let mut c = h.tunnel("gh.test:443", "gh.test", &[b"h2"]).await;
+    let req = Request::delete("https://gh.test//repos/o/r/")
+        .body(ReqBody::empty())
+        .unwrap();
+    let resp = c.send(req).await;
+    assert_eq!(resp.status(), 403);
+    assert_eq!(json(resp).await["action"], "github.repo.delete");
+    drop(c);
+    assert_eq!(h.seen_paths(), ["/repos/o/r"]);
+    let entries = h.finish().await;
+    let allowed: Vec<_> = entries
+        .iter()
+        .filter(|e| e.outcome == Outcome::Allowed)
+        .collect();
+    assert_eq!(allowed.len(), 1);
+    assert_eq!(allowed[0].path, "/repos/o/r");
+    for e in entries.iter().filter(|e| e.action.is_some()) {
+        assert!(
+            !e.path.contains("//") && !e.path.contains('%') && !e.path.ends_with('/'),
+            "audited path {:?} is canonical",
+            e.path
+        );
+    }
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn zlib(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// A brotli stream of one uncompressed meta-block (no brotli encoder needed).
+fn brotli_stored(data: &[u8]) -> Vec<u8> {
+    assert!(!data.is_empty() && data.len() <= 1 << 16);
+    let bits = (((data.len() - 1) as u32) << 4) | (1 << 20);
+    let mut out = vec![bits as u8, (bits >> 8) as u8, (bits >> 16) as u8];
+    out.extend_from_slice(data);
+    out.push(0b11);
+    out
+}
+
+fn post_encoded(coding: &str, body: Vec<u8>) -> Request<ReqBody> {
+    Request::post("/upload")
+        .header("host", "body.test")
+        .header("content-type", "application/json")
+        .header("content-encoding", coding)
+        .body(ReqBody::full(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn content_coded_bodies_are_classified_and_forwarded_decoded() {
+    let h = Harness::start(1024).await;
+    let mut c = h.tunnel("body.test:443", "body.test", &[b"http/1.1"]).await;
+    let plain: &[u8] = br#"{"state":"closed","title":"hello"}"#;
+    let zstd =
+        ruzstd::encoding::compress_to_vec(plain, ruzstd::encoding::CompressionLevel::Fastest);
+    let cases = [
+        ("gzip", gzip(plain)),
+        ("x-gzip", gzip(plain)),
+        ("deflate", zlib(plain)),
+        ("br", brotli_stored(plain)),
+        ("zstd", zstd),
+        ("identity", plain.to_vec()),
+        // Applied gzip first, then br: undone in reverse order.
+        ("gzip, br", brotli_stored(&gzip(plain))),
+    ];
+    for (i, (coding, body)) in cases.iter().enumerate() {
+        let resp = c.send(post_encoded(coding, body.clone())).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{coding}");
+        let _ = text(resp).await;
+        assert_eq!(
+            h.body_seen.lock().unwrap().as_deref(),
+            Some(plain),
+            "{coding}"
+        );
+        let seen = h.seen.lock().unwrap()[i].clone();
+        assert_eq!(
+            seen.body, plain,
+            "{coding}: the decoded bytes are forwarded"
+        );
+        assert!(seen.headers.get("content-encoding").is_none(), "{coding}");
+        assert_eq!(
+            seen.headers["content-length"],
+            plain.len().to_string().as_str(),
+            "{coding}"
+        );
+    }
+    drop(c);
+    let entries = h.finish().await;
+    assert_eq!(entries.len(), cases.len());
+    assert!(entries.iter().all(|e| e.bytes_up == plain.len() as u64));
+}
+
+#[tokio::test]
+async fn undecodable_or_oversized_coded_bodies_are_refused_and_not_forwarded() {
+    let h = Harness::start(1024 * 1024).await;
+    let mut c = h.tunnel("body.test:443", "body.test", &[b"http/1.1"]).await;
+    let bomb = gzip(&vec![0u8; 10 * 1024 * 1024]);
+    assert!(bomb.len() < 1024 * 1024);
+    let mut corrupt = gzip(b"{}");
+    corrupt.truncate(corrupt.len() - 4);
+    for (coding, body, status, reason) in [
+        ("gzip", bomb, 413, "body_too_large"),
+        (
+            "compress",
+            b"x".to_vec(),
+            415,
+            "unsupported_content_encoding",
+        ),
+        (
+            "gzip, lzma",
+            b"x".to_vec(),
+            415,
+            "unsupported_content_encoding",
+        ),
+        ("gzip", corrupt, 400, "bad_content_encoding"),
+        ("deflate", b"not zlib".to_vec(), 400, "bad_content_encoding"),
+        ("zstd", b"not zstd".to_vec(), 400, "bad_content_encoding"),
+    ] {
+        let resp = c.send(post_encoded(coding, body)).await;
+        assert_eq!(resp.status().as_u16(), status, "{coding}");
+        let j = json(resp).await;
+        assert_eq!(j["reason"], reason, "{coding}");
+        if reason == "body_too_large" {
+            let m = j["message"].as_str().unwrap();
+            assert!(m.contains("decoded") && m.contains("1048576"), "{m}");
+        }
+    }
+    assert!(h.seen_paths().is_empty(), "nothing is forwarded");
+    drop(c);
+
+    // A connector that does not read the body: streamed as sent, coding kept.
+    let mut c = h.tunnel("api.test:443", "api.test", &[b"http/1.1"]).await;
+    let body = gzip(b"{}");
+    let req = Request::post("/allowed")
+        .header("host", "api.test")
+        .header("content-encoding", "gzip")
+        .body(ReqBody::full(body.clone()))
+        .unwrap();
+    let resp = c.send(req).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let _ = text(resp).await;
+    let seen = h.seen.lock().unwrap()[0].clone();
+    assert_eq!(seen.body, body);
+    assert_eq!(seen.headers["content-encoding"], "gzip");
+    drop(c);
+    assert_eq!(h.finish().await.len(), 7);
 }

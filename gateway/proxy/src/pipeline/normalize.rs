@@ -1,6 +1,6 @@
-//! Request-target checks: authority agreement and path normalization.
-//! Nothing is rewritten: a request either passes as sent or is refused, so
-//! what the connector classifies is exactly what is forwarded.
+//! Request-target checks: authority agreement and percent-decoding of
+//! gateway names. The path's canonical form is `tf_core::canonical`'s job;
+//! nothing here rewrites a request.
 
 /// Splits `host[:port]` (IPv6 in brackets). `None` if malformed.
 pub(crate) fn split_authority(a: &str) -> Option<(&str, Option<u16>)> {
@@ -40,68 +40,6 @@ pub(crate) fn authority_agrees(authority: &str, host: &str, port: u16, default_p
     }
 }
 
-/// Why a path is refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PathProblem {
-    NotOriginForm,
-    DotSegment,
-    BadPercent,
-}
-
-impl PathProblem {
-    pub(crate) fn describe(self) -> &'static str {
-        match self {
-            PathProblem::NotOriginForm => "the request target is not an absolute path",
-            PathProblem::DotSegment => "the path contains a '.' or '..' segment",
-            PathProblem::BadPercent => "the path contains an invalid percent-encoding",
-        }
-    }
-}
-
-/// Checks a path as sent: it must start with '/', every '%' must start a
-/// valid escape, and no segment may be '.' or '..' (also when encoded).
-pub(crate) fn check_path(path: &str) -> Result<(), PathProblem> {
-    let Some(rest) = path.strip_prefix('/') else {
-        return Err(PathProblem::NotOriginForm);
-    };
-    let b = path.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            if i + 2 >= b.len() || !(b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit()) {
-                return Err(PathProblem::BadPercent);
-            }
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    if rest.split('/').any(is_dot_segment) {
-        return Err(PathProblem::DotSegment);
-    }
-    Ok(())
-}
-
-fn is_dot_segment(seg: &str) -> bool {
-    let b = seg.as_bytes();
-    let mut dots = 0;
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'.' {
-            i += 1;
-        } else if b[i] == b'%'
-            && b.get(i + 1) == Some(&b'2')
-            && matches!(b.get(i + 2), Some(b'e' | b'E'))
-        {
-            i += 3;
-        } else {
-            return false;
-        }
-        dots += 1;
-    }
-    dots == 1 || dots == 2
-}
-
 /// Decodes `%XX` escapes; `None` if an escape is invalid or the result is not UTF-8.
 pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
@@ -123,34 +61,6 @@ pub(crate) fn percent_decode(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths() {
-        for ok in [
-            "/",
-            "/repos/o/r/pulls/7/merge",
-            "/a%20b",
-            "/a/.well-known/x",
-            "/a..b",
-            "/%2E%2Ex",
-        ] {
-            assert_eq!(check_path(ok), Ok(()), "{ok}");
-        }
-        for (bad, why) in [
-            ("*", PathProblem::NotOriginForm),
-            ("http://x/", PathProblem::NotOriginForm),
-            ("/a/../b", PathProblem::DotSegment),
-            ("/a/./b", PathProblem::DotSegment),
-            ("/..", PathProblem::DotSegment),
-            ("/a/%2e%2E/b", PathProblem::DotSegment),
-            ("/a/.%2e", PathProblem::DotSegment),
-            ("/a%2", PathProblem::BadPercent),
-            ("/a%", PathProblem::BadPercent),
-            ("/a%zz", PathProblem::BadPercent),
-        ] {
-            assert_eq!(check_path(bad), Err(why), "{bad}");
-        }
-    }
 
     #[test]
     fn authorities() {
