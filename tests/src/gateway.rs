@@ -388,4 +388,13 @@ impl Gateway {
             })
             .collect()
     }
+
+    /// One record per request: [`Gateway::audit`] without the write-ahead
+    /// records of mutations (each is followed by its request's completion
+    /// record, with the same `request_id`).
+    pub async fn request_records(&self) -> Vec<serde_json::Value> {
+        let mut records = self.audit().await;
+        records.retain(|r| r["phase"] != "write_ahead");
+        records
+    }
 }

@@ -229,7 +229,8 @@ async fn curl_allowed_request_carries_the_real_token_and_denied_never_leaves() {
     );
 
     // `tf logs --json` tells the story with action names and decisions.
-    let audit = g.audit().await;
+    let all = g.audit().await;
+    let audit = g.request_records().await;
     let d = decisions(&audit);
     assert!(
         d.contains(&(
@@ -266,6 +267,23 @@ async fn curl_allowed_request_carries_the_real_token_and_denied_never_leaves() {
     assert_eq!(merge_rec["gateway"], "Bot");
     assert_eq!(merge_rec["connector"], "github");
     assert_eq!(merge_rec["upstream_status"], 200);
+    assert_eq!(merge_rec["forwarded"], true);
+    // A merge is a mutation: its write-ahead record precedes the completion.
+    assert_eq!(merge_rec["phase"], "completed");
+    let ahead = all
+        .iter()
+        .find(|r| r["phase"] == "write_ahead" && r["request_id"] == merge_rec["request_id"])
+        .unwrap_or_else(|| panic!("no write-ahead record for the merge: {all:#?}"));
+    assert!(ahead["seq"].as_u64() < merge_rec["seq"].as_u64());
+    assert_eq!(ahead["decision"], "allowed");
+    assert_eq!(ahead["upstream_status"], serde_json::Value::Null);
+    // Denials and read-only requests leave one record and no write-ahead.
+    assert!(
+        all.iter()
+            .filter(|r| r["phase"] == "write_ahead")
+            .all(|r| r["action"] != "github.repo.delete" && r["action"] != "http.get"),
+        "{all:#?}"
+    );
     assert_eq!(
         merge_rec["resource"]
             .as_str()

@@ -44,6 +44,10 @@ pub struct Status {
     pub connectors: usize,
     pub rules: usize,
     pub audit_records: u64,
+    /// When request records are written, in one sentence (the proxy's
+    /// `AUDIT_POLICY`): mutations write-ahead, read-only on completion.
+    #[serde(default)]
+    pub audit_policy: String,
 }
 
 /// One connector instance as shown to users. Never carries the secret.

@@ -30,6 +30,7 @@ impl Control for Fake {
             connectors: 0,
             rules: self.rules.lock().unwrap().len(),
             audit_records: 0,
+            audit_policy: "write-ahead for mutations".into(),
         })
     }
     fn connectors(&self) -> Result<ConnectorList, ControlError> {

@@ -351,8 +351,16 @@ pub(crate) fn format_time(ms: u64) -> String {
 
 fn table_header() -> String {
     format!(
-        "{:<24} {:<12} {:<12} {:<28} {:<9} {:<28} {:>6} {:>9}",
-        "TIME", "GATEWAY", "CONNECTOR", "ACTION", "DECISION", "REASON", "STATUS", "LATENCY"
+        "{:<24} {:<12} {:<12} {:<28} {:<9} {:<11} {:<28} {:>6} {:>9}",
+        "TIME",
+        "GATEWAY",
+        "CONNECTOR",
+        "ACTION",
+        "DECISION",
+        "FORWARDED",
+        "REASON",
+        "STATUS",
+        "LATENCY"
     )
 }
 
@@ -370,27 +378,41 @@ pub(crate) fn table_row(r: &AuditRecord) -> String {
             ),
         };
         return format!(
-            "{:<24} {:<12} {:<12} {:<28} {:<9} {what} (by {})",
+            "{:<24} {:<12} {:<12} {:<28} {:<9} {:<11} {what} (by {})",
             format_time(e.time_ms),
             "-",
             e.connector.as_deref().unwrap_or("-"),
             e.action.as_deref().unwrap_or("-"),
             e.outcome.as_str(),
+            "-",
             ev.actor,
         );
     }
     format!(
-        "{:<24} {:<12} {:<12} {:<28} {:<9} {:<28} {:>6} {:>7}ms",
+        "{:<24} {:<12} {:<12} {:<28} {:<9} {:<11} {:<28} {:>6} {:>7}ms",
         format_time(e.time_ms),
         e.gateway.as_deref().unwrap_or("-"),
         e.connector.as_deref().unwrap_or("-"),
         e.action.as_deref().unwrap_or("-"),
         e.outcome.as_str(),
+        forwarded_column(e),
         e.reason,
         e.upstream_status
             .map_or_else(|| "-".to_owned(), |s| s.to_string()),
         e.latency_us / 1000,
     )
+}
+
+/// `yes`/`no`; `write-ahead` for the record committed before a mutation
+/// was forwarded (its completion record follows with the same request id).
+/// Records written before `forwarded` existed say `yes` when allowed.
+fn forwarded_column(e: &tf_core::AuditEntry) -> &'static str {
+    match (e.phase, e.forwarded) {
+        (Some(tf_core::Phase::WriteAhead), _) => "write-ahead",
+        (_, true) => "yes",
+        (None, false) if e.outcome == tf_core::Outcome::Allowed => "yes",
+        (_, false) => "no",
+    }
 }
 
 fn print_records(records: &[AuditRecord], json: bool) -> anyhow::Result<()> {
@@ -464,6 +486,7 @@ pub(crate) async fn status(dd: &DataDir) -> anyhow::Result<()> {
     out!("connectors: {}", s.connectors);
     out!("rules:      {}", s.rules);
     out!("audit:      {} records", s.audit_records);
+    out!("audit:      {}", s.audit_policy);
     let v = backend.verify_audit().await?;
     if v.ok {
         out!("chain:      verified ({} records)", v.records);

@@ -373,6 +373,7 @@ impl Control for Service {
             connectors: self.store.connectors().map_err(read_err)?.len(),
             rules: self.store.rules().map_err(read_err)?.len(),
             audit_records: self.store.audit_count().map_err(read_err)?,
+            audit_policy: tf_proxy::AUDIT_POLICY.to_owned(),
         })
     }
 

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use tf_core::{
-    Classifier, Descriptor, GatewayEntry, Injector, PermissionSet, Placement, Route, Rule, Snapshot,
+    Classifier, Descriptor, GatewayEntry, Injector, PermissionSet, Placement, ReadOnlyIndex, Route,
+    Rule, Snapshot,
 };
 
 /// A loaded connector (one kind), by its descriptor name.
@@ -108,6 +109,7 @@ pub(crate) fn build(
             placement,
             classifier: Arc::clone(&kind.classifier),
             credential,
+            read_only: ReadOnlyIndex::new(&kind.descriptor.actions),
         });
         for domain in effective_domains(&instance.domains, &kind.descriptor) {
             let domain = domain.to_ascii_lowercase();

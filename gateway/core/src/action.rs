@@ -79,6 +79,10 @@ pub struct Catalogue {
 
 impl Catalogue {
     pub fn new(specs: &[ActionSpec]) -> Self {
+        Self::of(specs)
+    }
+
+    fn of<'a>(specs: impl IntoIterator<Item = &'a ActionSpec>) -> Self {
         let mut c = Catalogue::default();
         for spec in specs {
             match spec.family() {
@@ -95,6 +99,45 @@ impl Catalogue {
     pub fn covers(&self, name: &str) -> bool {
         self.exact.binary_search_by(|e| (**e).cmp(name)).is_ok()
             || self.families.iter().any(|p| in_family(p, name))
+    }
+}
+
+/// Which action names are read-only, for the audit policy: a request whose
+/// action is not read-only is recorded write-ahead (durably, before it is
+/// forwarded). Built once per route when a snapshot is built, so the check
+/// on the request path is two binary searches, not a scan of the catalogue.
+///
+/// Fails closed: a name is read-only only if some catalogue entry with
+/// `read_only: true` covers it and no entry without it does (an exact entry
+/// inside a mutating family, such as `mcp.tools.list` beside `mcp.tools.*`,
+/// is therefore a mutation); a name no entry covers is a mutation.
+#[derive(Clone, Debug, Default)]
+pub struct ReadOnlyIndex {
+    read_only: Catalogue,
+    mutating: Catalogue,
+}
+
+impl ReadOnlyIndex {
+    pub fn new(specs: &[ActionSpec]) -> Self {
+        Self {
+            read_only: Catalogue::of(specs.iter().filter(|s| s.read_only)),
+            mutating: Catalogue::of(specs.iter().filter(|s| !s.read_only)),
+        }
+    }
+
+    /// Whether the action named `name` is read-only.
+    pub fn is_read_only(&self, name: &str) -> bool {
+        self.read_only.covers(name) && !self.mutating.covers(name)
+    }
+
+    /// Whether a classified action is read-only: for a batch every part must
+    /// be (the batch's own name is not consulted), otherwise the action.
+    pub fn action_is_read_only(&self, action: &Action) -> bool {
+        if action.parts.is_empty() {
+            self.is_read_only(&action.name)
+        } else {
+            action.parts.iter().all(|p| self.is_read_only(&p.name))
+        }
     }
 }
 
@@ -274,6 +317,53 @@ mod tests {
                 "catalogue [{entry}] covers {name}"
             );
         }
+    }
+
+    #[test]
+    fn read_only_index_fails_closed() {
+        let ro = |name: &str| ActionSpec {
+            read_only: true,
+            ..spec(name)
+        };
+        let index = ReadOnlyIndex::new(&[
+            ro("github.pr.get"),
+            spec("github.pr.merge"),
+            ro("mcp.tools.list"),
+            spec("mcp.tools.*"),
+            ro("x.reads.*"),
+            ro("both.same"),
+            spec("both.same"),
+        ]);
+        let table = [
+            ("github.pr.get", true),
+            ("github.pr.merge", false),
+            ("github.pr.unknown", false),
+            ("mcp.tools.list", false),
+            ("mcp.tools.deploy", false),
+            ("x.reads.one", true),
+            ("x.reads.one.two", false),
+            ("both.same", false),
+            ("", false),
+        ];
+        for (name, want) in table {
+            assert_eq!(index.is_read_only(name), want, "{name}");
+        }
+        let act = |name: &str| Action {
+            name: name.into(),
+            resource: String::new(),
+            params: vec![],
+            risk: Risk::Low,
+            parts: vec![],
+        };
+        let batch = |parts: &[&str]| Action {
+            parts: parts.iter().map(|p| act(p)).collect(),
+            ..act("github.batch")
+        };
+        assert!(index.action_is_read_only(&act("github.pr.get")));
+        assert!(!index.action_is_read_only(&act("github.pr.merge")));
+        assert!(index.action_is_read_only(&batch(&["github.pr.get", "x.reads.a"])));
+        assert!(!index.action_is_read_only(&batch(&["github.pr.get", "github.pr.merge"])));
+        assert!(!ReadOnlyIndex::default().action_is_read_only(&act("github.pr.get")));
     }
 
     #[test]

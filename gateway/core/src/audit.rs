@@ -38,6 +38,29 @@ impl Outcome {
     }
 }
 
+/// Which of a request's two records this is, for a request audited
+/// write-ahead (an action that is not read-only): the `write_ahead` record is
+/// committed before the request is forwarded, the `completed` record follows
+/// when the response ends. Both carry the same `request_id`. Requests
+/// recorded once (read-only actions, denials) have no phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Durably committed before the request went upstream: the intent.
+    WriteAhead,
+    /// What happened, after a write-ahead record of the same request.
+    Completed,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::WriteAhead => "write_ahead",
+            Phase::Completed => "completed",
+        }
+    }
+}
+
 /// One request, as the proxy saw it. Redacted by construction.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
@@ -70,6 +93,20 @@ pub struct AuditEntry {
     /// changed. Absent on request records, so their hashes are unaffected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<ConnectorEvent>,
+    /// The request was handed to the upstream connection, so it may have
+    /// reached the API (and the action may have run) even if no response
+    /// came back. Serialized only when true: records written before this
+    /// field existed hash as they did (in them, `allowed` meant forwarded).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub forwarded: bool,
+    /// Set on the two records of a write-ahead request (see [`Phase`]);
+    /// absent on requests recorded once, and on records written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// What happened to a connector component in `<data>/connectors/`.
@@ -150,6 +187,8 @@ impl AuditEntry {
             bytes_up: 0,
             bytes_down: 0,
             event: None,
+            forwarded: false,
+            phase: None,
         }
     }
 }
@@ -306,6 +345,37 @@ mod tests {
         assert_eq!(e.action.as_deref(), Some("connector.refused"));
         let back: AuditEntry = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
         assert_eq!(back, e);
+    }
+
+    #[test]
+    fn records_sealed_before_forwarded_and_phase_existed_still_verify() {
+        // A record as an earlier version wrote it: no `forwarded`, no `phase`.
+        let old = r#"{"seq":1,"time_ms":1700000000001,"request_id":"0000000000001-0000000000001","gateway":"Bot","connector":"github","action":"github.pr.merge","resource":"octo/hello/pulls/7","method":"PUT","host":"api.github.com","path":"/repos/octo/hello/pulls/7/merge","decision":"allowed","reason":"rule:Bot/github/github.pr.*","upstream_status":200,"latency_us":812,"bytes_up":0,"bytes_down":17,"prev_hash":"0000000000000000000000000000000000000000000000000000000000000000","hash":"HASH"}"#;
+        let mut record: AuditRecord = serde_json::from_str(old).unwrap();
+        assert!(!record.entry.forwarded);
+        assert_eq!(record.entry.phase, None);
+        // The hash an earlier version computed: over the entry's JSON exactly
+        // as it was written (without the new keys).
+        let start = old.find("\"time_ms\"").unwrap();
+        let end = old.find(",\"prev_hash\"").unwrap();
+        let entry_json = format!("{{{}}}", &old[start..end]);
+        record.hash = hash_entry_json(1, GENESIS_HASH, entry_json.as_bytes());
+        assert_eq!(serde_json::to_string(&record.entry).unwrap(), entry_json);
+        assert!(verify_chain(GENESIS_HASH, [&record]).is_ok());
+
+        // New records carry the fields and round-trip.
+        let mut e = record.entry.clone();
+        e.forwarded = true;
+        e.phase = Some(Phase::WriteAhead);
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(
+            json.ends_with(r#","forwarded":true,"phase":"write_ahead"}"#),
+            "{json}"
+        );
+        let back: AuditEntry = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, e);
+        let sealed = AuditRecord::seal(e, 2, &record.hash);
+        assert!(verify_chain(GENESIS_HASH, [&record, &sealed]).is_ok());
     }
 
     #[test]

@@ -18,9 +18,12 @@ pub mod ports;
 pub mod snapshot;
 
 pub use action::{
-    Action, ActionSpec, Catalogue, ConnectorRequest, Descriptor, Param, ParamValue, Placement, Risk,
+    Action, ActionSpec, Catalogue, ConnectorRequest, Descriptor, Param, ParamValue, Placement,
+    ReadOnlyIndex, Risk,
 };
-pub use audit::{AuditEntry, AuditRecord, ChainError, ConnectorEvent, ConnectorEventKind, Outcome};
+pub use audit::{
+    AuditEntry, AuditRecord, ChainError, ConnectorEvent, ConnectorEventKind, Outcome, Phase,
+};
 pub use canonical::{NonCanonical, canonical_path};
 pub use ids::RequestId;
 pub use permission::{Decision, PermissionSet, Rule, RuleError, Verdict};

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::action::{Descriptor, Placement};
+use crate::action::{Descriptor, Placement, ReadOnlyIndex};
 use crate::permission::PermissionSet;
 use crate::ports::{Classifier, Injector};
 
@@ -51,6 +51,10 @@ pub struct Route {
     pub classifier: Arc<dyn Classifier>,
     /// `None` when the instance has no credential configured.
     pub credential: Option<Arc<dyn Injector>>,
+    /// The descriptor's read-only actions, indexed
+    /// (`ReadOnlyIndex::new(&descriptor.actions)`): decides whether a
+    /// request is audited write-ahead.
+    pub read_only: ReadOnlyIndex,
 }
 
 impl std::fmt::Debug for Route {

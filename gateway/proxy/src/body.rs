@@ -1,6 +1,7 @@
 //! Body wrappers: the upstream request body (streamed or the buffered
 //! classification body) and the agent response body, which counts bytes and
-//! emits the request's single audit entry when it ends or is dropped.
+//! hands the request's audit record to its [`Recorder`] when it ends, fails
+//! or is dropped (a body dropped before its end records `client_closed`).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -10,7 +11,9 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
-use tf_core::{AuditEntry, AuditSink, placeholder};
+use tf_core::placeholder;
+
+use crate::record::Recorder;
 
 /// The body sent upstream.
 pub(crate) enum UpBody {
@@ -113,22 +116,6 @@ impl Body for UpBody {
     }
 }
 
-/// Emits one audit entry, once.
-pub(crate) struct AuditGuard {
-    pub(crate) entry: AuditEntry,
-    pub(crate) sink: Arc<dyn AuditSink>,
-    pub(crate) bytes_up: Arc<AtomicU64>,
-    pub(crate) bytes_down: u64,
-}
-
-impl AuditGuard {
-    fn finish(mut self) {
-        self.entry.bytes_up = self.bytes_up.load(Ordering::Relaxed);
-        self.entry.bytes_down = self.bytes_down;
-        self.sink.record(self.entry);
-    }
-}
-
 enum Kind {
     Upstream(Incoming),
     Full(Option<Bytes>),
@@ -137,7 +124,7 @@ enum Kind {
 /// The body of every response the proxy sends to an agent.
 pub struct ResponseBody {
     kind: Kind,
-    guard: Option<AuditGuard>,
+    recorder: Option<Recorder>,
 }
 
 impl std::fmt::Debug for ResponseBody {
@@ -147,30 +134,32 @@ impl std::fmt::Debug for ResponseBody {
 }
 
 impl ResponseBody {
-    pub(crate) fn upstream(body: Incoming, guard: AuditGuard) -> Self {
+    pub(crate) fn upstream(body: Incoming, recorder: Recorder) -> Self {
         Self {
             kind: Kind::Upstream(body),
-            guard: Some(guard),
+            recorder: Some(recorder),
         }
     }
 
-    pub(crate) fn full(bytes: Bytes, guard: Option<AuditGuard>) -> Self {
+    pub(crate) fn full(bytes: Bytes, recorder: Option<Recorder>) -> Self {
         Self {
             kind: Kind::Full((!bytes.is_empty()).then_some(bytes)),
-            guard,
-        }
-    }
-
-    fn finish(&mut self) {
-        if let Some(g) = self.guard.take() {
-            g.finish();
+            recorder,
         }
     }
 }
 
 impl Drop for ResponseBody {
     fn drop(&mut self) {
-        self.finish();
+        // hyper stops polling once `is_end_stream` says the body is done
+        // (a `content-length` body after its last byte, an empty body), so
+        // that counts as the end; otherwise the recorder's own drop says
+        // what an unfinished body means.
+        if self.is_end_stream()
+            && let Some(r) = self.recorder.take()
+        {
+            r.finish();
+        }
     }
 }
 
@@ -189,11 +178,20 @@ impl Body for ResponseBody {
         };
         match &frame {
             Some(Ok(f)) => {
-                if let (Some(d), Some(g)) = (f.data_ref(), this.guard.as_mut()) {
-                    g.bytes_down += d.len() as u64;
+                if let (Some(d), Some(r)) = (f.data_ref(), this.recorder.as_mut()) {
+                    r.add_bytes_down(d.len());
                 }
             }
-            Some(Err(_)) | None => this.finish(),
+            Some(Err(_)) => {
+                if let Some(r) = this.recorder.take() {
+                    r.body_failed();
+                }
+            }
+            None => {
+                if let Some(r) = this.recorder.take() {
+                    r.finish();
+                }
+            }
         }
         Poll::Ready(frame)
     }

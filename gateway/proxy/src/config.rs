@@ -19,6 +19,10 @@ pub struct ProxyConfig {
     pub connect_timeout: Duration,
     /// Bound on waiting for the upstream response head (default 120 s).
     pub response_timeout: Duration,
+    /// Bound on waiting for a mutation's write-ahead audit record to be
+    /// committed before it is forwarded (default 5 s); past it the request
+    /// is refused with `audit_unavailable`.
+    pub write_ahead_timeout: Duration,
     /// Bound on the agent's TLS handshake inside a CONNECT tunnel (default 10 s).
     pub handshake_timeout: Duration,
     /// How long an idle pooled upstream connection is kept (default 90 s).
@@ -57,6 +61,7 @@ impl ProxyConfig {
             allow_private_upstreams: false,
             connect_timeout: Duration::from_secs(10),
             response_timeout: Duration::from_secs(120),
+            write_ahead_timeout: Duration::from_secs(5),
             handshake_timeout: Duration::from_secs(10),
             pool_idle_timeout: Duration::from_secs(90),
             shutdown_grace: Duration::from_secs(10),

@@ -2,8 +2,10 @@
 //! phases, and the single mapping from [`ProxyError`] to a response.
 //!
 //! Phases: identify → target → route → read → classify → authorize →
-//! inject → forward → relay. Any error ends the pipeline with a denial; the
-//! request is never forwarded after an error.
+//! inject → write-ahead (actions that are not read-only) → forward → relay.
+//! Any error before forwarding ends the pipeline with a denial; the request
+//! is never forwarded after an error. An upstream failure after the request
+//! may have been written is answered `502`/`504` and recorded as forwarded.
 
 mod decode;
 mod normalize;
@@ -11,7 +13,7 @@ mod normalize;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -22,11 +24,13 @@ use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tf_core::{
-    Action, AuditEntry, ClassifyError, ConnectorRequest, Decision, InjectError, NonCanonical,
-    Outcome, Placement, RequestId, Route, Snapshot, Verdict, canonical_path,
+    Action, AuditEntry, AuditUnavailable, ClassifyError, ConnectorRequest, Decision, InjectError,
+    NonCanonical, Outcome, Placement, RequestId, Route, Snapshot, Verdict, canonical_path,
 };
+use tokio::sync::oneshot;
 
-use crate::body::{AuditGuard, ResponseBody, UpBody};
+use crate::body::{ResponseBody, UpBody};
+use crate::record::{Recorder, Stage, UPSTREAM_ERROR};
 use crate::server::Proxy;
 use crate::upstream::{ConnectError, connect_error};
 use decode::DecodeError;
@@ -60,7 +64,9 @@ pub(crate) enum Origin {
     Tunnel(Arc<Tunnel>),
 }
 
-/// Everything that can end the pipeline early. Every variant is a deny.
+/// Everything that can end the pipeline early. Every variant before
+/// forwarding is a deny; `Upstream` and `UpstreamTimeout` come after the
+/// request may have been written upstream.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ProxyError {
     #[error("proxy authentication required")]
@@ -89,10 +95,20 @@ pub(crate) enum ProxyError {
     CredentialMissing,
     #[error(transparent)]
     Credential(InjectError),
+    #[error("the write-ahead audit record was not committed: {0}")]
+    AuditUnavailable(AuditUnavailable),
     #[error("upstream resolves to a forbidden address")]
     UpstreamBlocked,
+    /// No connection could be made: nothing was sent.
+    #[error("upstream unreachable: {0}")]
+    UpstreamUnreachable(#[source] hyper_util::client::legacy::Error),
+    /// Connecting timed out: nothing was sent.
+    #[error("connecting upstream timed out")]
+    UpstreamConnectTimeout,
+    /// Failed after the request may have been written: it may have run.
     #[error("upstream request failed: {0}")]
     Upstream(#[source] hyper_util::client::legacy::Error),
+    /// No response head within the response timeout: it may have run.
     #[error("upstream timed out")]
     UpstreamTimeout,
     #[error("plain HTTP to a connector host")]
@@ -107,11 +123,14 @@ pub(crate) enum ProxyError {
 
 /// The per-request context carried through the phases.
 pub(crate) struct RequestCtx {
-    started: Instant,
     snapshot: Arc<Snapshot>,
-    /// The audit entry under construction; also the source of the
-    /// `X-TameFlare-*` response headers.
-    audit: AuditEntry,
+    /// The audit entry under construction (typed: gateway, connector,
+    /// action, decision, forwarded, reason), also the source of the
+    /// `X-TameFlare-*` response headers. It records itself when dropped, so
+    /// a cancelled request (the agent closed the connection or reset the
+    /// stream) still leaves its record, as `client_closed`. On a response
+    /// it moves into the response body, which records when the body ends.
+    audit: Recorder,
     bytes_up: Arc<AtomicU64>,
     /// Set by the streamed body's scanner when it cut the body off because
     /// a placeholder appeared in it.
@@ -138,11 +157,12 @@ impl Proxy {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         let id = RequestId::new(now, rand::random());
+        let bytes_up = Arc::new(AtomicU64::new(0));
+        let entry = AuditEntry::new(now, id, method.as_str(), host, path);
         RequestCtx {
-            started: Instant::now(),
             snapshot: self.snapshot.load_full(),
-            audit: AuditEntry::new(now, id, method.as_str(), host, path),
-            bytes_up: Arc::new(AtomicU64::new(0)),
+            audit: Recorder::new(entry, self.audit.clone(), bytes_up.clone()),
+            bytes_up,
             placeholder_in_body: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -169,13 +189,18 @@ impl Proxy {
             Ok((host, port, upstream))
         });
         match opened {
-            Ok((host, port, authority)) => Ok(Tunnel {
-                gateway: ctx.audit.gateway.as_deref().unwrap_or_default().into(),
-                host,
-                port,
-                authority,
-                sni_matches: true,
-            }),
+            Ok((host, port, authority)) => {
+                let gateway = ctx.audit.gateway.as_deref().unwrap_or_default().into();
+                // An accepted CONNECT is not a request: its requests are audited.
+                ctx.audit.discard();
+                Ok(Tunnel {
+                    gateway,
+                    host,
+                    port,
+                    authority,
+                    sni_matches: true,
+                })
+            }
             Err(e) => Err(Box::new(self.deny(ctx, &e))),
         }
     }
@@ -191,11 +216,19 @@ impl Proxy {
             Origin::Plain => req.uri().host().unwrap_or(""),
         };
         let mut ctx = self.new_ctx(req.method(), host, req.uri().path());
+        // If this future is dropped at the await (the agent closed the
+        // connection or reset the stream), `ctx` records `client_closed`.
         match self.pipeline(&mut ctx, req, &origin).await {
             Ok(resp) => self.relay(ctx, resp),
             Err(err) => {
-                if let ProxyError::Upstream(e) = &err {
-                    tracing::debug!(error = %e, request_id = %ctx.audit.request_id, "upstream error");
+                match &err {
+                    ProxyError::Upstream(e) | ProxyError::UpstreamUnreachable(e) => {
+                        tracing::debug!(error = %e, request_id = %ctx.audit.request_id, "upstream error");
+                    }
+                    ProxyError::AuditUnavailable(e) => {
+                        tracing::warn!(error = %e, request_id = %ctx.audit.request_id, "write-ahead audit record not committed; request refused");
+                    }
+                    _ => {}
                 }
                 self.deny(ctx, &err)
             }
@@ -236,8 +269,36 @@ impl Proxy {
         let action = self.classify(ctx, &route, request).await?;
         authorize(ctx, &route, &action)?;
         inject(&route, &mut headers)?;
+        if !route.read_only.action_is_read_only(&action) {
+            self.write_ahead(ctx).await?;
+        }
         self.forward(ctx, parts.method, target.uri, headers, body)
             .await
+    }
+
+    /// Phase write-ahead: a request whose action is not read-only is not
+    /// forwarded until its write-ahead record is durably committed; if it
+    /// cannot be (error, dropped acknowledgement, timeout), it is refused.
+    async fn write_ahead(&self, ctx: &mut RequestCtx) -> Result<(), ProxyError> {
+        let entry = ctx.audit.write_ahead();
+        let (tx, rx) = oneshot::channel();
+        self.audit.record_durable(
+            entry,
+            Box::new(move |committed| {
+                let _ = tx.send(committed);
+            }),
+        );
+        match tokio::time::timeout(self.config.write_ahead_timeout, rx).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(e))) => Err(ProxyError::AuditUnavailable(e)),
+            Ok(Err(_)) => Err(ProxyError::AuditUnavailable(AuditUnavailable::WriterGone)),
+            Err(_) => Err(ProxyError::AuditUnavailable(
+                AuditUnavailable::CommitFailed(format!(
+                    "not committed within {:?}",
+                    self.config.write_ahead_timeout
+                )),
+            )),
+        }
     }
 
     /// Phase read: the connector's view of the request, and the body to forward.
@@ -347,18 +408,23 @@ impl Proxy {
         *req.uri_mut() = uri;
         *req.version_mut() = Version::HTTP_11;
         *req.headers_mut() = headers;
+        // From here the request may reach the upstream: if this future is
+        // dropped, or the upstream fails, the record says forwarded.
+        ctx.audit.outcome = Outcome::Allowed;
+        ctx.audit.forwarded = true;
         let result =
             tokio::time::timeout(self.config.response_timeout, self.client.request(req)).await;
         if ctx.placeholder_in_body.load(Ordering::Relaxed) {
-            // The scanner cut the body off before the placeholder was sent.
+            // The scanner cut the body off before the placeholder was sent:
+            // the upstream got an incomplete request (its head was forwarded).
             return Err(ProxyError::PlaceholderMisuse("the request body"));
         }
-        match result {
-            Err(_) => Err(ProxyError::UpstreamTimeout),
-            Ok(Ok(resp)) => Ok(resp),
-            Ok(Err(e)) => Err(match connect_error(&e) {
+        let err = match result {
+            Err(_) => ProxyError::UpstreamTimeout,
+            Ok(Ok(resp)) => return Ok(resp),
+            Ok(Err(e)) => match connect_error(&e) {
                 Some(ConnectError::Blocked(_)) => ProxyError::UpstreamBlocked,
-                Some(ConnectError::Timeout(_)) => ProxyError::UpstreamTimeout,
+                Some(ConnectError::Timeout(_)) => ProxyError::UpstreamConnectTimeout,
                 Some(
                     ConnectError::NoHost
                     | ConnectError::Scheme(_)
@@ -367,10 +433,22 @@ impl Proxy {
                     | ConnectError::Connect { .. }
                     | ConnectError::ServerName(_)
                     | ConnectError::Tls { .. },
-                )
-                | None => ProxyError::Upstream(e),
-            }),
+                ) => ProxyError::UpstreamUnreachable(e),
+                None if e.is_connect() => ProxyError::UpstreamUnreachable(e),
+                None => ProxyError::Upstream(e),
+            },
+        };
+        // Only a failure to connect proves nothing was sent.
+        if matches!(
+            err,
+            ProxyError::UpstreamBlocked
+                | ProxyError::UpstreamConnectTimeout
+                | ProxyError::UpstreamUnreachable(_)
+        ) {
+            ctx.audit.forwarded = false;
+            ctx.audit.outcome = Outcome::Denied;
         }
+        Err(err)
     }
 
     /// Phase relay: the upstream response, streamed back frame by frame.
@@ -381,17 +459,27 @@ impl Proxy {
         ctx.audit.upstream_status = Some(parts.status.as_u16());
         decorate(&mut parts.headers, &ctx.audit);
         parts.version = Version::HTTP_11;
-        let guard = self.guard(ctx);
-        Response::from_parts(parts, ResponseBody::upstream(body, guard))
+        ctx.audit.responded(Stage::Relaying);
+        Response::from_parts(parts, ResponseBody::upstream(body, ctx.audit))
     }
 
-    /// Answers a request that ended in an error: JSON body, audited.
+    /// Answers a request that ended in an error: JSON body, audited. A
+    /// request that was forwarded (the upstream failed after it may have
+    /// been written) stays `allowed` and `forwarded` in the record and the
+    /// body, so neither the audit nor the agent takes it for a denial.
     fn deny(&self, mut ctx: RequestCtx, err: &ProxyError) -> Response<ResponseBody> {
         let s = respond(err, &ctx);
         // A flood of unauthenticated requests is recorded as aggregates.
         let recorded =
             !matches!(err, ProxyError::ProxyAuth) || self.auth_failures.admit(ctx.audit.time_ms);
-        ctx.audit.outcome = Outcome::Denied;
+        // A streamed body cut off for a placeholder: its head went upstream
+        // (the record keeps `forwarded`), but the request was refused.
+        let forwarded = ctx.audit.forwarded && !matches!(err, ProxyError::PlaceholderMisuse(_));
+        ctx.audit.outcome = if forwarded {
+            Outcome::Allowed
+        } else {
+            Outcome::Denied
+        };
         s.reason.clone_into(&mut ctx.audit.reason);
         // `error` is an object and `ok` is false so that the official SDKs'
         // error parsers (Stripe, OpenAI, Anthropic: `error.type`/`message`;
@@ -400,11 +488,12 @@ impl Proxy {
         let body = serde_json::json!({
             "ok": false,
             "error": {
-                "type": "tameflare_denied",
+                "type": if forwarded { "tameflare_upstream_error" } else { "tameflare_denied" },
                 "code": s.reason,
                 "message": s.message,
             },
-            "decision": "denied",
+            "decision": ctx.audit.outcome.as_str(),
+            "forwarded": forwarded,
             "reason": s.reason,
             "message": s.message,
             "action": ctx.audit.action,
@@ -427,19 +516,16 @@ impl Proxy {
             );
         }
         decorate(headers, &ctx.audit);
-        let guard = recorded.then(|| self.guard(ctx));
         let bytes = Bytes::from(body.to_string());
-        resp.map(|()| ResponseBody::full(bytes, guard))
-    }
-
-    fn guard(&self, mut ctx: RequestCtx) -> AuditGuard {
-        ctx.audit.latency_us = ctx.started.elapsed().as_micros() as u64;
-        AuditGuard {
-            entry: ctx.audit,
-            sink: self.audit.clone(),
-            bytes_up: ctx.bytes_up,
-            bytes_down: 0,
-        }
+        let recorder = if recorded {
+            ctx.audit.responded(Stage::Answered);
+            Some(ctx.audit)
+        } else {
+            // Counted into the next aggregate record instead.
+            ctx.audit.discard();
+            None
+        };
+        resp.map(|()| ResponseBody::full(bytes, recorder))
     }
 }
 
@@ -795,7 +881,7 @@ fn decorate(headers: &mut HeaderMap, audit: &AuditEntry) {
 }
 
 /// The one mapping from pipeline errors to responses. Every variant is
-/// placed on purpose; all of them deny.
+/// placed on purpose; none forwards (the last two come after forwarding).
 fn respond(err: &ProxyError, ctx: &RequestCtx) -> Synthetic {
     let a = &ctx.audit;
     let gateway = a.gateway.as_deref().unwrap_or("?");
@@ -887,20 +973,35 @@ fn respond(err: &ProxyError, ctx: &RequestCtx) -> Synthetic {
                 InjectError::InvalidHeader => format!("The credential of connector {connector} does not form a valid header; set the credential again."),
             },
         ),
+        ProxyError::AuditUnavailable(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "audit_unavailable",
+            format!("The gateway could not durably record {action} before forwarding it, so it was not sent; retry later, and check the gateway's audit store."),
+        ),
         ProxyError::UpstreamBlocked => (
             StatusCode::FORBIDDEN,
             "upstream_blocked",
             format!("{host} resolves to a loopback, private, link-local or metadata address; allow private upstreams or map the host with connect-to if this is intended."),
         ),
+        ProxyError::UpstreamUnreachable(_) => (
+            StatusCode::BAD_GATEWAY,
+            "upstream_unreachable",
+            format!("The upstream {host} could not be reached, so nothing was sent; retry later or check the host."),
+        ),
+        ProxyError::UpstreamConnectTimeout => (
+            StatusCode::GATEWAY_TIMEOUT,
+            "upstream_unreachable",
+            format!("Connecting to the upstream {host} timed out, so nothing was sent; retry later or check the host."),
+        ),
         ProxyError::Upstream(_) => (
             StatusCode::BAD_GATEWAY,
-            "upstream_error",
-            format!("The upstream {host} could not be reached or failed; retry later or check the host."),
+            UPSTREAM_ERROR,
+            format!("The request was sent to {host}, but the upstream failed before answering; {action} may have run, so check before retrying."),
         ),
         ProxyError::UpstreamTimeout => (
             StatusCode::GATEWAY_TIMEOUT,
-            "upstream_error",
-            format!("The upstream {host} did not answer in time; retry later."),
+            "upstream_timeout",
+            format!("The request was sent to {host}, but the upstream did not answer in time; {action} may have run, so check before retrying."),
         ),
         ProxyError::InsecureScheme => (
             StatusCode::FORBIDDEN,

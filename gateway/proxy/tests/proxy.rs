@@ -22,9 +22,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use tf_core::{
-    Action, AuditEntry, AuditSink, Classifier, ClassifyError, ConnectorRequest, Descriptor,
-    GatewayEntry, InjectError, Injector, Outcome, PermissionSet, Placement, Risk, Route, Rule,
-    Snapshot,
+    Action, ActionSpec, AuditEntry, AuditSink, AuditUnavailable, Classifier, ClassifyError,
+    ConnectorRequest, Descriptor, GatewayEntry, InjectError, Injector, Outcome, PermissionSet,
+    Phase, Placement, ReadOnlyIndex, Risk, Route, Rule, Snapshot,
 };
 use tf_proxy::{ConnectTo, Proxy, ProxyConfig, serve};
 use tf_tls::{CertificateAuthority, LeafResolver};
@@ -59,9 +59,24 @@ impl Injector for BearerInjector {
     }
 }
 
+/// What the in-test sink does with a durable (write-ahead) entry.
+#[derive(Clone, Copy, Default)]
+enum Durable {
+    /// Records it, then acknowledges the commit.
+    #[default]
+    Commit,
+    /// Records nothing and reports a failed commit.
+    Fail,
+    /// Records nothing and drops the acknowledgement unanswered.
+    Lose,
+}
+
 #[derive(Default)]
 struct MemAudit {
     entries: Mutex<Vec<AuditEntry>>,
+    /// Request ids whose durable entry was acknowledged as committed.
+    committed: Mutex<Vec<String>>,
+    durable: Mutex<Durable>,
     notify: Notify,
 }
 
@@ -72,8 +87,17 @@ impl AuditSink for MemAudit {
     }
 
     fn record_durable(&self, entry: AuditEntry, done: tf_core::DurableAck) {
-        self.record(entry);
-        done(Ok(()));
+        let mode = *self.durable.lock().unwrap();
+        match mode {
+            Durable::Commit => {
+                let id = entry.request_id.clone();
+                self.record(entry);
+                self.committed.lock().unwrap().push(id);
+                done(Ok(()));
+            }
+            Durable::Fail => done(Err(AuditUnavailable::CommitFailed("disk full".into()))),
+            Durable::Lose => drop(done),
+        }
     }
 }
 
@@ -101,6 +125,10 @@ impl MemAudit {
 
 #[derive(Debug, Clone)]
 struct Seen {
+    /// The audit entries recorded when the request arrived upstream, and
+    /// the request ids whose durable entry was committed by then.
+    audit_at_arrival: Vec<AuditEntry>,
+    committed_at_arrival: Vec<String>,
     version: Version,
     /// `:authority` (HTTP/2) or `Host` (HTTP/1.1).
     authority: String,
@@ -126,11 +154,32 @@ impl Body for ChannelBody {
 
 type UpBody = http_body_util::Either<http_body_util::Full<Bytes>, ChannelBody>;
 
+/// What the mock upstream shares with the test.
+#[derive(Clone)]
+struct UpstreamState {
+    seen: Arc<Mutex<Vec<Seen>>>,
+    /// Notified whenever a request arrives.
+    arrived: Arc<Notify>,
+    ack: Arc<Notify>,
+    audit: Arc<MemAudit>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the mock upstream resets this request")]
+struct Reset;
+
+/// Paths ending in `/hold` never get an answer; `/reset` is read, then the
+/// connection is closed without one; `/sse` streams two events.
 async fn upstream_handle(
     req: Request<Incoming>,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    ack: Arc<Notify>,
-) -> Result<Response<UpBody>, Infallible> {
+    state: UpstreamState,
+) -> Result<Response<UpBody>, Reset> {
+    let UpstreamState {
+        seen,
+        arrived,
+        ack,
+        audit,
+    } = state;
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
@@ -149,6 +198,8 @@ async fn upstream_handle(
         })
         .unwrap_or_default();
     seen.lock().unwrap().push(Seen {
+        audit_at_arrival: audit.entries.lock().unwrap().clone(),
+        committed_at_arrival: audit.committed.lock().unwrap().clone(),
         version: parts.version,
         authority,
         path: parts.uri.path().to_owned(),
@@ -156,6 +207,13 @@ async fn upstream_handle(
         headers: parts.headers,
         body,
     });
+    arrived.notify_waiters();
+    if parts.uri.path().ends_with("/hold") {
+        std::future::pending::<()>().await;
+    }
+    if parts.uri.path().ends_with("/reset") {
+        return Err(Reset);
+    }
     if parts.uri.path() == "/sse" {
         let (tx, rx) = mpsc::channel(1);
         tokio::spawn(async move {
@@ -178,7 +236,7 @@ async fn upstream_handle(
     Ok(resp)
 }
 
-async fn start_upstream(seen: Arc<Mutex<Vec<Seen>>>, ack: Arc<Notify>) -> (SocketAddr, String) {
+async fn start_upstream(state: UpstreamState) -> (SocketAddr, String) {
     let (ca, pem) = CertificateAuthority::generate("Upstream test CA").unwrap();
     let config = tf_tls::server_config(Arc::new(LeafResolver::new(ca))).unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
@@ -190,12 +248,12 @@ async fn start_upstream(seen: Arc<Mutex<Vec<Seen>>>, ack: Arc<Notify>) -> (Socke
                 return;
             };
             let acceptor = acceptor.clone();
-            let (seen, ack) = (seen.clone(), ack.clone());
+            let state = state.clone();
             tokio::spawn(async move {
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
                 };
-                let svc = service_fn(move |req| upstream_handle(req, seen.clone(), ack.clone()));
+                let svc = service_fn(move |req| upstream_handle(req, state.clone()));
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(tls), svc)
                     .await;
@@ -212,6 +270,7 @@ struct Harness {
     gateway_ca: String,
     audit: Arc<MemAudit>,
     seen: Arc<Mutex<Vec<Seen>>>,
+    arrived: Arc<Notify>,
     ack: Arc<Notify>,
     body_seen: Arc<Mutex<Option<Vec<u8>>>>,
     /// Every (method, path, query) the `gh.test` classifier was given.
@@ -241,6 +300,13 @@ fn batch(parts: &[&str]) -> Action {
 }
 
 fn classify_path(r: &ConnectorRequest) -> Result<Action, ClassifyError> {
+    // Under `/w/` the action is a mutation (not read-only in the catalogue).
+    if r.path.starts_with("/w/") {
+        return Ok(action("test.write"));
+    }
+    if r.path.starts_with("/r/") {
+        return Ok(action("test.read"));
+    }
     match r.path.as_str() {
         "/allowed" | "/sse" | "/upload" | "/" => Ok(action("test.read")),
         "/denied" => Ok(action("test.delete")),
@@ -273,11 +339,23 @@ fn classify_github(r: &ConnectorRequest) -> Result<Action, ClassifyError> {
 }
 
 fn descriptor(needs_body: bool) -> Arc<Descriptor> {
+    let spec = |name: &str, read_only| ActionSpec {
+        name: name.into(),
+        description: String::new(),
+        method: "*".into(),
+        path_template: "/{path+}".into(),
+        risk: Risk::Low,
+        read_only,
+    };
     Arc::new(Descriptor {
         name: "test".into(),
         version: "0.1.0".into(),
         domains: vec![],
-        actions: vec![],
+        actions: vec![
+            spec("test.read", true),
+            spec("test.write", false),
+            spec("test.delete", false),
+        ],
         placement: Placement::bearer(),
         needs_body,
     })
@@ -292,7 +370,15 @@ impl Harness {
     async fn start_with(tune: impl FnOnce(&mut ProxyConfig)) -> Self {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let ack = Arc::new(Notify::new());
-        let (up_addr, up_ca) = start_upstream(seen.clone(), ack.clone()).await;
+        let arrived = Arc::new(Notify::new());
+        let audit = Arc::new(MemAudit::default());
+        let (up_addr, up_ca) = start_upstream(UpstreamState {
+            seen: seen.clone(),
+            arrived: arrived.clone(),
+            ack: ack.clone(),
+            audit: audit.clone(),
+        })
+        .await;
 
         let body_seen: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
         let recorder = body_seen.clone();
@@ -302,9 +388,11 @@ impl Harness {
             classify_path(r)
         });
         let route = |needs_body: bool, classifier: Arc<dyn Classifier>| {
+            let descriptor = descriptor(needs_body);
             Arc::new(Route {
                 instance: "github".into(),
-                descriptor: descriptor(needs_body),
+                read_only: ReadOnlyIndex::new(&descriptor.actions),
+                descriptor,
                 placement: Placement::bearer(),
                 classifier,
                 credential: Some(Arc::new(BearerInjector)),
@@ -338,6 +426,10 @@ impl Harness {
         snapshot
             .routes
             .insert("gh.test".into(), route(false, github));
+        snapshot.routes.insert(
+            "refused.test".into(),
+            route(false, Arc::new(FnClassifier(classify_path))),
+        );
         let rule = |action: &str, decision| Rule {
             gateway: "*".into(),
             connector: "github".into(),
@@ -346,6 +438,7 @@ impl Harness {
         };
         snapshot.permissions = PermissionSet::compile([
             rule("test.read", tf_core::Decision::Allow),
+            rule("test.write", tf_core::Decision::Allow),
             rule("test.delete", tf_core::Decision::Deny),
             // A deny-list for gh.test: everything but two actions.
             rule("github.*", tf_core::Decision::Allow),
@@ -359,13 +452,19 @@ impl Harness {
         let mut config =
             ProxyConfig::new(tf_tls::upstream_client_config(Some(up_ca.as_bytes())).unwrap());
         config.max_body_bytes = 1024;
-        tune(&mut config);
         for host in ["api.test", "body.test", "gh.test"] {
             config.connect_to.push(
                 ConnectTo::parse(&format!("{host}:443:127.0.0.1:{}", up_addr.port())).unwrap(),
             );
         }
-        let audit = Arc::new(MemAudit::default());
+        // A port nothing listens on: connections are refused.
+        let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let closed_port = closed.local_addr().unwrap().port();
+        drop(closed);
+        config
+            .connect_to
+            .push(ConnectTo::parse(&format!("refused.test:443:127.0.0.1:{closed_port}")).unwrap());
+        tune(&mut config);
         let proxy = Proxy::new(
             config,
             Arc::new(ArcSwap::from_pointee(snapshot)),
@@ -384,6 +483,7 @@ impl Harness {
             gateway_ca: pem.cert_pem,
             audit,
             seen,
+            arrived,
             ack,
             body_seen,
             classified,
@@ -401,6 +501,24 @@ impl Harness {
             .expect("serve did not stop")
             .unwrap();
         self.audit.entries.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded) until the upstream has received `n` requests.
+    async fn wait_seen(&self, n: usize) -> Vec<Seen> {
+        tokio::time::timeout(BOUND, async {
+            loop {
+                let notified = self.arrived.notified();
+                {
+                    let s = self.seen.lock().unwrap();
+                    if s.len() >= n {
+                        return s.clone();
+                    }
+                }
+                notified.await;
+            }
+        })
+        .await
+        .expect("the upstream did not receive the request in time")
     }
 
     fn seen_paths(&self) -> Vec<String> {
@@ -495,6 +613,17 @@ impl Harness {
 
     /// CONNECT + TLS (SNI `sni`) + HTTP/1.1 or HTTP/2 by ALPN.
     async fn tunnel(&self, target: &str, sni: &str, alpn: &[&[u8]]) -> Client {
+        self.tunnel_conn(target, sni, alpn).await.0
+    }
+
+    /// [`Harness::tunnel`], and the task driving the client's connection
+    /// (aborting it closes the connection).
+    async fn tunnel_conn(
+        &self,
+        target: &str,
+        sni: &str,
+        alpn: &[&[u8]],
+    ) -> (Client, tokio::task::JoinHandle<()>) {
         let io = self
             .connect(target, Some(("Bot", TOKEN)))
             .await
@@ -510,12 +639,16 @@ impl Harness {
             let (send, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
                 .await
                 .unwrap();
-            tokio::spawn(conn);
-            Client::H2(send)
+            let task = tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            (Client::H2(send), task)
         } else {
             let (send, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
-            tokio::spawn(conn);
-            Client::H1(send)
+            let task = tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            (Client::H1(send), task)
         }
     }
 }
@@ -589,11 +722,30 @@ impl Client {
     }
 
     async fn get(&mut self, host: &str, path: &str) -> Response<Incoming> {
+        let req = self.get_request(host, path);
+        self.send(req).await
+    }
+
+    fn get_request(&self, host: &str, path: &str) -> Request<ReqBody> {
         let req = match self {
             Client::H1(_) => Request::get(path).header("host", host),
             Client::H2(_) => Request::get(format!("https://{host}{path}")),
         };
-        self.send(req.body(ReqBody::empty()).unwrap()).await
+        req.body(ReqBody::empty()).unwrap()
+    }
+
+    /// Starts a GET without waiting for it: dropping (aborting) the task
+    /// abandons the request (on HTTP/2 the client resets the stream).
+    fn spawn_get(
+        &mut self,
+        host: &str,
+        path: &str,
+    ) -> tokio::task::JoinHandle<hyper::Result<Response<Incoming>>> {
+        let req = self.get_request(host, path);
+        match self {
+            Client::H1(s) => tokio::spawn(s.send_request(req)),
+            Client::H2(s) => tokio::spawn(s.send_request(req)),
+        }
     }
 }
 
@@ -659,6 +811,8 @@ async fn allowed_request_gets_the_real_credential_not_the_placeholder() {
     assert_eq!(e.upstream_status, Some(200));
     assert_eq!(e.bytes_down, "upstream says hi".len() as u64);
     assert_eq!(e.params.len(), 1);
+    assert!(e.forwarded);
+    assert_eq!(e.phase, None, "read-only: one record");
     let as_json = serde_json::to_string(e).unwrap();
     assert!(!as_json.contains(SECRET) && !as_json.contains(TOKEN));
 }
@@ -1418,9 +1572,11 @@ async fn path_variants_classify_as_their_canonical_form_or_are_refused() {
     drop(c);
     assert_eq!(h.seen_paths(), ["/repos/o/r"]);
     let entries = h.finish().await;
+    // gh.test's actions are not in the test catalogue, so they count as
+    // mutations: the allowed one leaves a write-ahead and a completion record.
     let allowed: Vec<_> = entries
         .iter()
-        .filter(|e| e.outcome == Outcome::Allowed)
+        .filter(|e| e.outcome == Outcome::Allowed && e.phase != Some(Phase::WriteAhead))
         .collect();
     assert_eq!(allowed.len(), 1);
     assert_eq!(allowed[0].path, "/repos/o/r");
@@ -1564,4 +1720,241 @@ async fn undecodable_or_oversized_coded_bodies_are_refused_and_not_forwarded() {
     assert_eq!(seen.headers["content-encoding"], "gzip");
     drop(c);
     assert_eq!(h.finish().await.len(), 7);
+}
+
+// ---------- every path leaves its record ----------
+
+/// The one record of `request_id`'s kind (`phase`), with a bound.
+async fn records_of(h: &Harness, n: usize) -> Vec<AuditEntry> {
+    let entries = h.audit.wait_for(n).await;
+    assert_eq!(entries.len(), n, "{entries:#?}");
+    entries
+}
+
+#[tokio::test]
+async fn an_http1_agent_closing_while_the_upstream_holds_the_response_leaves_one_record() {
+    let h = Harness::start(1024).await;
+    let (mut c, conn) = h
+        .tunnel_conn("api.test:443", "api.test", &[b"http/1.1"])
+        .await;
+    let pending = c.spawn_get("api.test", "/r/hold");
+    let seen = h.wait_seen(1).await;
+    assert!(
+        h.audit.entries.lock().unwrap().is_empty(),
+        "read-only: recorded after, not before"
+    );
+    // The agent goes away: its connection closes while the handler waits.
+    conn.abort();
+    let entries = records_of(&h, 1).await;
+    let e = &entries[0];
+    assert_eq!(e.reason, "client_closed");
+    assert!(e.forwarded, "it reached the upstream");
+    assert_eq!(e.outcome, Outcome::Allowed);
+    assert_eq!(e.phase, None);
+    assert_eq!(e.upstream_status, None);
+    assert_eq!(
+        seen[0].headers["x-tameflare-request-id"],
+        e.request_id.as_str()
+    );
+    assert!(pending.await.unwrap().is_err());
+    assert_eq!(h.finish().await.len(), 1, "exactly one record");
+}
+
+#[tokio::test]
+async fn an_http2_stream_reset_while_the_upstream_holds_the_response_leaves_its_records() {
+    let h = Harness::start(1024).await;
+    let mut c = h.tunnel("api.test:443", "api.test", &[b"h2"]).await;
+    assert!(matches!(c, Client::H2(_)));
+
+    // Read-only: one record.
+    let pending = c.spawn_get("api.test", "/r/hold");
+    h.wait_seen(1).await;
+    pending.abort(); // drops the response future: RST_STREAM(CANCEL)
+    let entries = records_of(&h, 1).await;
+    assert_eq!(entries[0].reason, "client_closed");
+    assert!(entries[0].forwarded);
+    assert_eq!(entries[0].phase, None);
+
+    // A mutation: its write-ahead record, then the completion.
+    let pending = c.spawn_get("api.test", "/w/hold");
+    let seen = h.wait_seen(2).await;
+    pending.abort();
+    let entries = records_of(&h, 3).await;
+    let (ahead, done) = (&entries[1], &entries[2]);
+    assert_eq!(ahead.phase, Some(Phase::WriteAhead));
+    assert_eq!(done.phase, Some(Phase::Completed));
+    assert_eq!(ahead.request_id, done.request_id);
+    assert_eq!(
+        seen[1].headers["x-tameflare-request-id"],
+        done.request_id.as_str()
+    );
+    assert_eq!(done.reason, "client_closed");
+    assert!(done.forwarded);
+    assert_eq!(done.action.as_deref(), Some("test.write"));
+
+    // The connection itself is fine.
+    let resp = c.get("api.test", "/allowed").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let _ = text(resp).await;
+    drop(c);
+    assert_eq!(h.finish().await.len(), 4);
+}
+
+#[tokio::test]
+async fn an_agent_hanging_up_mid_stream_is_recorded_as_client_closed() {
+    let h = Harness::start(1024).await;
+    let (mut c, conn) = h
+        .tunnel_conn("api.test:443", "api.test", &[b"http/1.1"])
+        .await;
+    let resp = c.get("api.test", "/sse").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut body = resp.into_body();
+    let first = tokio::time::timeout(BOUND, body.frame())
+        .await
+        .expect("first event")
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.into_data().unwrap(), "data: one\n\n");
+    conn.abort();
+    drop(body);
+    // The upstream would send the second event now; the agent is gone.
+    h.ack.notify_one();
+    let entries = records_of(&h, 1).await;
+    let e = &entries[0];
+    assert_eq!(e.reason, "client_closed");
+    assert_eq!(e.upstream_status, Some(200));
+    assert!(e.forwarded);
+    assert!(e.bytes_down >= 11, "{e:?}");
+    assert_eq!(h.finish().await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_upstream_reset_after_the_request_was_sent_is_a_forwarded_502() {
+    let h = Harness::start(1024).await;
+    for alpn in [&b"http/1.1"[..], b"h2"] {
+        let mut c = h.tunnel("api.test:443", "api.test", &[alpn]).await;
+        let resp = c.get("api.test", "/r/reset").await;
+        assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(header(&resp, "x-tameflare-decision"), "allowed");
+        let j = json(resp).await;
+        assert_eq!(j["reason"], "upstream_error");
+        assert_eq!(j["forwarded"], true);
+        assert_eq!(j["decision"], "allowed");
+        assert_eq!(j["error"]["type"], "tameflare_upstream_error");
+        assert!(j["message"].as_str().unwrap().contains("may have run"));
+    }
+    let entries = h.finish().await;
+    assert_eq!(entries.len(), 2);
+    for e in entries {
+        assert_eq!(e.outcome, Outcome::Allowed);
+        assert!(e.forwarded);
+        assert_eq!(e.reason, "upstream_error");
+    }
+}
+
+#[tokio::test]
+async fn an_upstream_that_does_not_answer_in_time_is_a_forwarded_504() {
+    let h = Harness::start_with(|c| c.response_timeout = Duration::from_millis(300)).await;
+    let mut c = h.tunnel("api.test:443", "api.test", &[b"http/1.1"]).await;
+    let resp = c.get("api.test", "/w/hold").await;
+    assert_eq!(resp.status(), StatusCode::GATEWAY_TIMEOUT);
+    let j = json(resp).await;
+    assert_eq!(j["reason"], "upstream_timeout");
+    assert_eq!(j["forwarded"], true);
+    drop(c);
+    let entries = h.finish().await;
+    assert_eq!(entries.len(), 2, "{entries:#?}");
+    let done = &entries[1];
+    assert_eq!(done.phase, Some(Phase::Completed));
+    assert_eq!(done.reason, "upstream_timeout");
+    assert_eq!(done.outcome, Outcome::Allowed);
+    assert!(done.forwarded);
+}
+
+#[tokio::test]
+async fn a_refused_upstream_connection_is_not_forwarded() {
+    let h = Harness::start(1024).await;
+    let mut c = h
+        .tunnel("refused.test:443", "refused.test", &[b"http/1.1"])
+        .await;
+    let resp = c.get("refused.test", "/r/x").await;
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(header(&resp, "x-tameflare-decision"), "denied");
+    let j = json(resp).await;
+    assert_eq!(j["reason"], "upstream_unreachable");
+    assert_eq!(j["forwarded"], false);
+    assert_eq!(j["error"]["type"], "tameflare_denied");
+    drop(c);
+    let entries = h.finish().await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].reason, "upstream_unreachable");
+    assert_eq!(entries[0].outcome, Outcome::Denied);
+    assert!(!entries[0].forwarded);
+}
+
+#[tokio::test]
+async fn a_mutation_is_durably_recorded_before_the_upstream_sees_it() {
+    let h = Harness::start(1024).await;
+    let mut c = h.tunnel("api.test:443", "api.test", &[b"http/1.1"]).await;
+    let resp = c.get("api.test", "/w/mutate").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let id = header(&resp, "x-tameflare-request-id").to_owned();
+    let _ = text(resp).await;
+
+    let seen = h.seen.lock().unwrap()[0].clone();
+    assert_eq!(
+        seen.committed_at_arrival,
+        [id.clone()],
+        "acked before forwarding"
+    );
+    let [ahead] = &seen.audit_at_arrival[..] else {
+        panic!("{:#?}", seen.audit_at_arrival);
+    };
+    assert_eq!(ahead.request_id, id);
+    assert_eq!(ahead.phase, Some(Phase::WriteAhead));
+    assert_eq!(ahead.outcome, Outcome::Allowed);
+    assert!(ahead.forwarded);
+    assert_eq!(ahead.action.as_deref(), Some("test.write"));
+    assert_eq!(ahead.reason, "rule:*/github/test.write");
+    assert_eq!(ahead.upstream_status, None);
+
+    drop(c);
+    let entries = h.finish().await;
+    assert_eq!(entries.len(), 2);
+    let done = &entries[1];
+    assert_eq!(done.request_id, id);
+    assert_eq!(done.phase, Some(Phase::Completed));
+    assert_eq!(done.upstream_status, Some(200));
+    assert_eq!(done.reason, "rule:*/github/test.write");
+    assert!(done.forwarded);
+    assert_eq!(done.bytes_down, "upstream says hi".len() as u64);
+}
+
+#[tokio::test]
+async fn a_mutation_whose_write_ahead_cannot_commit_is_refused_and_never_sent() {
+    let h = Harness::start(1024).await;
+    let mut c = h.tunnel("api.test:443", "api.test", &[b"http/1.1"]).await;
+    for mode in [Durable::Fail, Durable::Lose] {
+        *h.audit.durable.lock().unwrap() = mode;
+        let resp = c.get("api.test", "/w/mutate").await;
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let j = json(resp).await;
+        assert_eq!(j["reason"], "audit_unavailable");
+        assert_eq!(j["forwarded"], false);
+    }
+    // Read-only requests are not held back by the write-ahead store.
+    let resp = c.get("api.test", "/allowed").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let _ = text(resp).await;
+    assert_eq!(h.seen_paths(), ["/allowed"], "no mutation reached upstream");
+    drop(c);
+    let entries = h.finish().await;
+    assert_eq!(entries.len(), 3, "{entries:#?}");
+    for e in &entries[..2] {
+        assert_eq!(e.reason, "audit_unavailable");
+        assert_eq!(e.outcome, Outcome::Denied);
+        assert!(!e.forwarded);
+        assert_eq!(e.phase, Some(Phase::Completed));
+    }
+    assert_eq!(entries[2].phase, None);
 }

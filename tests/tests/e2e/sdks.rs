@@ -106,7 +106,7 @@ except Exception as e:
         up.requests_to("/v1/refunds").is_empty(),
         "a denied refund never leaves"
     );
-    let audit = g.audit().await;
+    let audit = g.request_records().await;
     let charge = find(&audit, "stripe.charge.create");
     assert_eq!(charge["decision"], "allowed");
     assert_eq!(param(charge, "amount"), Some(&serde_json::json!(2000)));
@@ -161,7 +161,7 @@ except SlackApiError as e:
         Some(format!("Bearer {SECRET}").as_str())
     );
     assert!(up.requests_to("/api/conversations.archive").is_empty());
-    let audit = g.audit().await;
+    let audit = g.request_records().await;
     let post = find(&audit, "slack.message.send");
     assert_eq!(param(post, "channel"), Some(&serde_json::json!("C123")));
     assert_eq!(param(post, "text_len"), Some(&serde_json::json!(19)));
@@ -231,7 +231,7 @@ except Exception as e:
         );
     }
     assert!(up.requests_to("/v1/files").is_empty());
-    let audit = g.audit().await;
+    let audit = g.request_records().await;
     let chats: Vec<_> = audit
         .iter()
         .filter(|r| r["action"] == "openai.chat.create")
@@ -298,7 +298,7 @@ except anthropic.PermissionDeniedError as e:
         messages[0]
     );
     assert!(up.requests_to("/v1/models").is_empty());
-    let audit = g.audit().await;
+    let audit = g.request_records().await;
     let m = find(&audit, "anthropic.message.create");
     assert_eq!(param(m, "model"), Some(&serde_json::json!("claude-e2e")));
     assert_eq!(param(m, "max_tokens"), Some(&serde_json::json!(16)));
@@ -481,7 +481,7 @@ async fn mcp_sdk_client_against_an_mcp_server() {
         g.logs()
     );
 
-    let audit = g.audit().await;
+    let audit = g.request_records().await;
     let add = find(&audit, "mcp.tools.add");
     assert_eq!(add["decision"], "allowed");
     assert_eq!(param(add, "tool"), Some(&serde_json::json!("add")));
@@ -539,7 +539,7 @@ post '[{"jsonrpc":"2.0","id":1,"method":"tools/list"},{"jsonrpc":"2.0","id":2,"m
         up.requests_to("/mixed").is_empty(),
         "one denied message denies the whole batch"
     );
-    let audit = g.audit().await;
+    let audit = g.request_records().await;
     let batches: Vec<_> = audit
         .iter()
         .filter(|r| r["action"] == "mcp.batch")
