@@ -116,6 +116,18 @@ impl Control for Fake {
             error: None,
         })
     }
+    fn audit_checkpoints(
+        &self,
+        _after: u64,
+        _limit: usize,
+    ) -> Result<api::CheckpointPage, ControlError> {
+        Ok(api::CheckpointPage {
+            checkpoints: vec![],
+        })
+    }
+    fn audit_checkpoint(&self) -> Result<api::LatestCheckpoint, ControlError> {
+        Ok(api::LatestCheckpoint { checkpoint: None })
+    }
     fn ca_pem(&self) -> Result<String, ControlError> {
         Ok("-----BEGIN CERTIFICATE-----\n".into())
     }
