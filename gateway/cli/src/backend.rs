@@ -209,7 +209,9 @@ impl Backend {
         match self {
             Backend::Remote { client, .. } => {
                 client
-                    .get(&format!("/v1/audit/checkpoints?after={after}&limit={limit}"))
+                    .get(&format!(
+                        "/v1/audit/checkpoints?after={after}&limit={limit}"
+                    ))
                     .await
             }
             Backend::Local(s) => local(s, move |s| s.audit_checkpoints(after, limit)).await,

@@ -323,9 +323,8 @@ impl DataDir {
     /// The audit public key of this data dir (`audit-signing.pub`).
     pub(crate) fn audit_public_key(&self) -> anyhow::Result<tf_store::AuditPublicKey> {
         let text = self.read_string(AUDIT_PUB)?;
-        tf_store::AuditPublicKey::from_text(&text).with_context(|| {
-            format!("{}/{AUDIT_PUB} is malformed", self.path.display())
-        })
+        tf_store::AuditPublicKey::from_text(&text)
+            .with_context(|| format!("{}/{AUDIT_PUB} is malformed", self.path.display()))
     }
 
     /// The admin API bearer token.

@@ -153,12 +153,10 @@ impl RunningGateway {
         let service = open_local(dd)?;
         let (ca, _) = dd.ca()?;
         let leaves = Arc::new(tf_tls::LeafResolver::new(ca));
-        let (writer, audit) = service
-            .store()
-            .audit_writer_with(tf_store::WriterOptions {
-                checkpoints: service.audit_signer().map(tf_store::CheckpointPolicy::new),
-                ..tf_store::WriterOptions::default()
-            });
+        let (writer, audit) = service.store().audit_writer_with(tf_store::WriterOptions {
+            checkpoints: service.audit_signer().map(tf_store::CheckpointPolicy::new),
+            ..tf_store::WriterOptions::default()
+        });
         service.set_audit_flusher(audit.flusher());
         let sink: Arc<dyn AuditSink> = writer;
         let proxy = Arc::new(

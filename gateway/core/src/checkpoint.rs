@@ -90,9 +90,7 @@ pub enum LedgerError {
     #[error("checkpoint of record {seq}: the signature does not verify with the public key")]
     BadSignature { seq: u64 },
     /// A checkpoint was signed by another key.
-    #[error(
-        "checkpoint of record {seq}: signed by key {key_id}, but the public key is {expected}"
-    )]
+    #[error("checkpoint of record {seq}: signed by key {key_id}, but the public key is {expected}")]
     WrongKey {
         seq: u64,
         key_id: String,

@@ -159,10 +159,7 @@ impl Head {
     }
 }
 
-#[expect(
-    clippy::large_enum_variant,
-    reason = "entries are nearly every message; boxing them would add an allocation per request"
-)]
+/// Entries are nearly every message and stay unboxed (no allocation per request).
 enum Msg {
     Entry(AuditEntry),
     /// An entry whose sender waits for its commit.
@@ -306,7 +303,10 @@ impl Store {
 
     /// Starts an audit writer that gathers entries for up to `commit_delay`
     /// after the first one before committing (zero: commit at once).
-    pub fn audit_writer_with_delay(&self, commit_delay: Duration) -> (Arc<AuditWriter>, AuditHandle) {
+    pub fn audit_writer_with_delay(
+        &self,
+        commit_delay: Duration,
+    ) -> (Arc<AuditWriter>, AuditHandle) {
         self.audit_writer_with(WriterOptions {
             commit_delay,
             checkpoints: None,
@@ -566,10 +566,7 @@ impl Store {
                 if ck.value() > record.seq {
                     break;
                 }
-                let (ck, cv) = stored
-                    .next()
-                    .expect("peeked")
-                    .map_err(ReadError::from)?;
+                let (ck, cv) = stored.next().expect("peeked").map_err(ReadError::from)?;
                 verifier.checkpoint(decode("audit checkpoint", ck.value(), cv.value())?)?;
             }
             verifier.record(&record)?;

@@ -16,9 +16,7 @@ use tf_core::{Checkpoint, SignatureCheck};
 pub enum KeyError {
     #[error("the audit signing key is not a valid Ed25519 PKCS#8 document")]
     BadSigningKey,
-    #[error(
-        "the audit public key must be 64 hex characters (32 bytes of an Ed25519 public key)"
-    )]
+    #[error("the audit public key must be 64 hex characters (32 bytes of an Ed25519 public key)")]
     BadPublicKey,
     #[error("cannot generate an audit signing key: the system random source failed")]
     Random,

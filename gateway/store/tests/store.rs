@@ -516,7 +516,10 @@ fn the_writer_signs_checkpoints_that_verify() {
     );
     assert_eq!(store.latest_checkpoint().unwrap().unwrap().seq, 250);
     let summary = store.verify_ledger(Some(key.public_key()), &[]).unwrap();
-    assert_eq!((summary.records, summary.checkpoints, summary.signed_through), (250, 3, 250));
+    assert_eq!(
+        (summary.records, summary.checkpoints, summary.signed_through),
+        (250, 3, 250)
+    );
 
     // A restarted writer signs what it finds unsigned; a checkpoint request signs at once.
     store.append_audit(&entry(251)).unwrap();
@@ -597,7 +600,8 @@ fn bad_signatures_wrong_keys_and_truncation_are_named() {
         .verify_ledger(Some(other.public_key()), &[])
         .unwrap_err();
     assert!(
-        err.to_string().starts_with("checkpoint of record 5: signed by key"),
+        err.to_string()
+            .starts_with("checkpoint of record 5: signed by key"),
         "{err}"
     );
 
@@ -605,7 +609,9 @@ fn bad_signatures_wrong_keys_and_truncation_are_named() {
     assert_eq!(forged.seq, 10);
     forged.time_ms += 1;
     store.test_put_checkpoint(Some(&forged)).unwrap();
-    let err = store.verify_ledger(Some(key.public_key()), &[]).unwrap_err();
+    let err = store
+        .verify_ledger(Some(key.public_key()), &[])
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "checkpoint of record 10: the signature does not verify with the public key"
@@ -615,7 +621,9 @@ fn bad_signatures_wrong_keys_and_truncation_are_named() {
     store.test_put_checkpoint(None).unwrap();
     let beyond = key.sign(25, &"ab".repeat(32), 1);
     store.test_put_checkpoint(Some(&beyond)).unwrap();
-    let err = store.verify_ledger(Some(key.public_key()), &[]).unwrap_err();
+    let err = store
+        .verify_ledger(Some(key.public_key()), &[])
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "the chain ends at record 20, but a signed checkpoint covers record 25: records were removed"

@@ -73,7 +73,10 @@ async fn audit_verify_export_and_a_rehashed_chain_through_the_binary() {
         let path = format!("/repos/octo/hello/pulls/{n}/merge");
         assert_eq!(one(&c, "PUT", "api.github.com", &path).await, 200);
     }
-    assert_eq!(one(&c, "DELETE", "api.github.com", "/repos/octo/hello").await, 403);
+    assert_eq!(
+        one(&c, "DELETE", "api.github.com", "/repos/octo/hello").await,
+        403
+    );
     assert_eq!(one(&c, "GET", "api.example.com", "/items").await, 200);
 
     // Through the running gateway's admin API.
@@ -91,15 +94,26 @@ async fn audit_verify_export_and_a_rehashed_chain_through_the_binary() {
 
     let export = aux.path().join("audit.jsonl");
     let export_s = export.display().to_string();
-    g.tf(&["audit", "export", "--format", "jsonl", "--output", &export_s])
-        .await
-        .ok();
+    g.tf(&[
+        "audit", "export", "--format", "jsonl", "--output", &export_s,
+    ])
+    .await
+    .ok();
     let text = std::fs::read_to_string(&export).expect("export");
     let (records, checkpoints) = parse_export(&text);
     assert_eq!(records.len() as u64, cp["seq"].as_u64().unwrap(), "{text}");
     assert!(!checkpoints.is_empty(), "{text}");
-    assert!(records.iter().all(|r| r["hash"].is_string() && r["prev_hash"].is_string()));
-    assert!(text.lines().next().unwrap().starts_with(r#"{"type":"record","seq":1,"#));
+    assert!(
+        records
+            .iter()
+            .all(|r| r["hash"].is_string() && r["prev_hash"].is_string())
+    );
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .starts_with(r#"{"type":"record","seq":1,"#)
+    );
 
     let csv = g.tf(&["audit", "export", "--format", "csv"]).await.ok();
     let mut rows = csv.stdout.lines();
@@ -110,15 +124,37 @@ async fn audit_verify_export_and_a_rehashed_chain_through_the_binary() {
     let public_s = public.display().to_string();
     let saved_s = saved.display().to_string();
     let offline = g
-        .tf(&["audit", "verify", "--file", &export_s, "--public-key", &public_s, "--checkpoint", &saved_s])
+        .tf(&[
+            "audit",
+            "verify",
+            "--file",
+            &export_s,
+            "--public-key",
+            &public_s,
+            "--checkpoint",
+            &saved_s,
+        ])
         .await
         .ok();
-    assert!(offline.stdout.contains("the chain extends 1 saved checkpoint"), "{}", offline.stdout);
+    assert!(
+        offline
+            .stdout
+            .contains("the chain extends 1 saved checkpoint"),
+        "{}",
+        offline.stdout
+    );
 
     // Stopped: the same checks directly on the data dir.
     g.stop().await;
     let direct = g
-        .tf(&["audit", "verify", "--public-key", &public_s, "--checkpoint", &saved_s])
+        .tf(&[
+            "audit",
+            "verify",
+            "--public-key",
+            &public_s,
+            "--checkpoint",
+            &saved_s,
+        ])
         .await
         .ok();
     assert!(direct.stdout.starts_with("verified "), "{}", direct.stdout);
@@ -129,19 +165,26 @@ async fn audit_verify_export_and_a_rehashed_chain_through_the_binary() {
     let forged_s = forged.display().to_string();
     g.tf(&["audit", "verify", "--file", &forged_s]).await.ok();
     let caught = g
-        .tf(&["audit", "verify", "--file", &forged_s, "--public-key", &public_s, "--checkpoint", &saved_s])
+        .tf(&[
+            "audit",
+            "verify",
+            "--file",
+            &forged_s,
+            "--public-key",
+            &public_s,
+            "--checkpoint",
+            &saved_s,
+        ])
         .await;
     assert_ne!(caught.code, Some(0));
     let last = records.len();
     assert!(
         caught.stderr.contains(&format!(
             "record {last}: hash {} differs from the signed checkpoint of record {last}",
-            serde_json::from_str::<serde_json::Value>(
-                rehash(&records, 3).lines().last().unwrap()
-            )
-            .unwrap()["hash"]
-            .as_str()
-            .unwrap()
+            serde_json::from_str::<serde_json::Value>(rehash(&records, 3).lines().last().unwrap())
+                .unwrap()["hash"]
+                .as_str()
+                .unwrap()
         )),
         "{}",
         caught.stderr
@@ -163,7 +206,16 @@ async fn audit_verify_export_and_a_rehashed_chain_through_the_binary() {
     let bad = aux.path().join("bad-sig.jsonl");
     std::fs::write(&bad, bad_sig).expect("write");
     let bad_s = bad.display().to_string();
-    let out = g.tf(&["audit", "verify", "--file", &bad_s, "--public-key", &public_s]).await;
+    let out = g
+        .tf(&[
+            "audit",
+            "verify",
+            "--file",
+            &bad_s,
+            "--public-key",
+            &public_s,
+        ])
+        .await;
     assert_ne!(out.code, Some(0));
     let first_cp = checkpoints[0]["seq"].as_u64().unwrap();
     assert!(
@@ -176,7 +228,16 @@ async fn audit_verify_export_and_a_rehashed_chain_through_the_binary() {
     let other = aux.path().join("other.pub");
     std::fs::write(&other, "11".repeat(32)).expect("write");
     let other_s = other.display().to_string();
-    let out = g.tf(&["audit", "verify", "--file", &export_s, "--public-key", &other_s]).await;
+    let out = g
+        .tf(&[
+            "audit",
+            "verify",
+            "--file",
+            &export_s,
+            "--public-key",
+            &other_s,
+        ])
+        .await;
     assert_ne!(out.code, Some(0));
     assert!(out.stderr.contains("signed by key"), "{}", out.stderr);
 }
@@ -206,7 +267,10 @@ async fn kill_9_under_load_loses_no_committed_record_and_the_chain_verifies() {
         let path = format!("/repos/octo/hello/pulls/{n}/merge");
         assert_eq!(one(&c, "PUT", "api.github.com", &path).await, 200);
     }
-    assert_eq!(one(&c, "DELETE", "api.github.com", "/repos/octo/hello").await, 403);
+    assert_eq!(
+        one(&c, "DELETE", "api.github.com", "/repos/octo/hello").await,
+        403
+    );
     let before = g.tf(&["audit", "export"]).await.ok();
     let (committed, _) = parse_export(&before.stdout);
     assert!(committed.len() >= 21);
@@ -255,7 +319,9 @@ async fn kill_9_under_load_loses_no_committed_record_and_the_chain_verifies() {
         let c = c.clone();
         streams.push(tokio::spawn(async move {
             let mut send = c.connect("api.example.com").await.ok()?;
-            let resp = request(&mut send, "GET", "api.example.com", "/sse", b"").await.ok()?;
+            let resp = request(&mut send, "GET", "api.example.com", "/sse", b"")
+                .await
+                .ok()?;
             let mut body = resp.into_body();
             let first = body.frame().await?.ok()?;
             // Hold the stream open until the gateway dies.
@@ -264,9 +330,11 @@ async fn kill_9_under_load_loses_no_committed_record_and_the_chain_verifies() {
         }));
     }
     let answered2 = Arc::clone(&answered);
-    eventually("300 answered requests under load", Duration::from_secs(40), || {
-        (answered2.load(Ordering::Relaxed) >= 300).then_some(())
-    })
+    eventually(
+        "300 answered requests under load",
+        Duration::from_secs(40),
+        || (answered2.load(Ordering::Relaxed) >= 300).then_some(()),
+    )
     .await;
     g.kill().await;
     stop.store(true, Ordering::Relaxed);
@@ -281,13 +349,28 @@ async fn kill_9_under_load_loses_no_committed_record_and_the_chain_verifies() {
     // Restart on the same data dir.
     g.serve().await;
     let verify = g
-        .tf(&["audit", "verify", "--checkpoint", &saved.display().to_string()])
+        .tf(&[
+            "audit",
+            "verify",
+            "--checkpoint",
+            &saved.display().to_string(),
+        ])
         .await
         .ok();
-    assert!(verify.stdout.contains("the chain extends 1 saved checkpoint"), "{}", verify.stdout);
+    assert!(
+        verify
+            .stdout
+            .contains("the chain extends 1 saved checkpoint"),
+        "{}",
+        verify.stdout
+    );
     let after = g.tf(&["audit", "export"]).await.ok();
     let (records, _) = parse_export(&after.stdout);
-    assert!(records.len() > committed.len() + 100, "{} records", records.len());
+    assert!(
+        records.len() > committed.len() + 100,
+        "{} records",
+        records.len()
+    );
 
     // Nothing committed before the kill is lost or changed.
     let by_seq: BTreeMap<u64, &serde_json::Value> = records
@@ -295,7 +378,11 @@ async fn kill_9_under_load_loses_no_committed_record_and_the_chain_verifies() {
         .map(|r| (r["seq"].as_u64().unwrap(), r))
         .collect();
     for r in &committed {
-        assert_eq!(by_seq.get(&r["seq"].as_u64().unwrap()), Some(&r), "record lost or changed");
+        assert_eq!(
+            by_seq.get(&r["seq"].as_u64().unwrap()),
+            Some(&r),
+            "record lost or changed"
+        );
     }
 
     // Depends on the proxy's write-ahead `forwarded` records: every mutation
@@ -304,10 +391,17 @@ async fn kill_9_under_load_loses_no_committed_record_and_the_chain_verifies() {
         .iter()
         .filter_map(|r| r["request_id"].as_str())
         .collect();
-    let missing: Vec<String> = seen
+    let mutations: Vec<String> = seen
         .iter()
         .filter(|s| matches!(s.method.as_str(), "PUT" | "POST" | "PATCH" | "DELETE"))
         .filter_map(|s| s.header("x-tameflare-request-id").map(str::to_owned))
+        .collect();
+    assert!(
+        mutations.iter().any(|id| recorded.contains(id.as_str())),
+        "the upstream's request ids are the audit's"
+    );
+    let missing: Vec<&String> = mutations
+        .iter()
         .filter(|id| !recorded.contains(id.as_str()))
         .collect();
     assert!(

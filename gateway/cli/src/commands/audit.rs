@@ -44,6 +44,10 @@ pub(crate) async fn audit(dd: &DataDir, cmd: AuditCommand) -> anyhow::Result<()>
 }
 
 /// One item of the merged stream: each checkpoint right after its record.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "items are handed over one at a time, never stored in bulk"
+)]
 enum Item {
     Record(AuditRecord),
     Checkpoint(Checkpoint),
@@ -186,7 +190,10 @@ async fn verify(dd: &DataDir, args: &AuditVerifyArgs) -> anyhow::Result<()> {
     if !stored.ok {
         bail!(
             "the audit trail does not verify: {}",
-            stored.error.as_deref().unwrap_or("the stored head disagrees")
+            stored
+                .error
+                .as_deref()
+                .unwrap_or("the stored head disagrees")
         );
     }
     report(&summary, n_saved, Some(&key));
@@ -203,7 +210,11 @@ struct Tagged {
 /// `tf audit verify --file EXPORT.jsonl`: no data dir involved.
 pub(crate) fn verify_file(args: &AuditVerifyArgs) -> anyhow::Result<()> {
     let path = args.file.as_deref().expect("dispatched with --file");
-    let key = args.public_key.as_deref().map(read_public_key).transpose()?;
+    let key = args
+        .public_key
+        .as_deref()
+        .map(read_public_key)
+        .transpose()?;
     let saved = read_saved(&args.checkpoint)?;
     let n_saved = saved.len();
     let mut verifier = start(key.as_ref().map(|k| k as &dyn SignatureCheck), saved)?;
@@ -214,7 +225,13 @@ pub(crate) fn verify_file(args: &AuditVerifyArgs) -> anyhow::Result<()> {
         if line.trim().is_empty() {
             continue;
         }
-        let bad = || format!("{} line {}: not an audit export line", path.display(), n + 1);
+        let bad = || {
+            format!(
+                "{} line {}: not an audit export line",
+                path.display(),
+                n + 1
+            )
+        };
         let tag: Tagged = serde_json::from_str(&line).with_context(bad)?;
         match tag.kind.as_str() {
             "record" => {
@@ -329,7 +346,11 @@ async fn export(dd: &DataDir, args: &AuditExportArgs) -> anyhow::Result<()> {
                 records += 1;
             }
             (Item::Checkpoint(c), ExportFormat::Jsonl) => {
-                writeln!(w, "{}", jsonl_line("checkpoint", &serde_json::to_string(&c)?))?;
+                writeln!(
+                    w,
+                    "{}",
+                    jsonl_line("checkpoint", &serde_json::to_string(&c)?)
+                )?;
                 checkpoints += 1;
             }
             (Item::Checkpoint(_), ExportFormat::Csv) => {}
@@ -369,8 +390,14 @@ mod tests {
 
     #[test]
     fn jsonl_lines_put_the_type_first_and_still_parse() {
-        let line = jsonl_line("checkpoint", r#"{"seq":1,"hash":"h","time_ms":2,"key_id":"k","signature":"s"}"#);
-        assert!(line.starts_with(r#"{"type":"checkpoint","seq":1"#), "{line}");
+        let line = jsonl_line(
+            "checkpoint",
+            r#"{"seq":1,"hash":"h","time_ms":2,"key_id":"k","signature":"s"}"#,
+        );
+        assert!(
+            line.starts_with(r#"{"type":"checkpoint","seq":1"#),
+            "{line}"
+        );
         let cp: Checkpoint = serde_json::from_str(&line).unwrap();
         assert_eq!(cp.seq, 1);
         assert_eq!(jsonl_line("x", "{}"), r#"{"type":"x"}"#);

@@ -82,6 +82,15 @@ fn message_is_domain_separated_and_length_prefixed() {
     assert_ne!(m, Checkpoint::message(1, "a", 2, "bk"));
 }
 
+/// Name, key, records, checkpoints fed first, expected (records, signed through).
+type Case<'a> = (
+    &'a str,
+    Option<&'a dyn SignatureCheck>,
+    &'a [AuditRecord],
+    Vec<Checkpoint>,
+    Result<(u64, u64), LedgerError>,
+);
+
 #[test]
 fn verification_table() {
     let good = chain(10, "r");
@@ -105,21 +114,83 @@ fn verification_table() {
     forged.time_ms += 1;
 
     let gapped = [good[0].clone(), good[2].clone()];
-    let cases: Vec<(&str, Option<&dyn SignatureCheck>, &[AuditRecord], Vec<Checkpoint>, Result<(u64, u64), LedgerError>)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         ("no checkpoints", None, &good, vec![], Ok((10, 0))),
-        ("checkpoints verify", Some(&KEY), &good, vec![KEY.sign(5, &good[4].hash), KEY.sign(10, &good[9].hash)], Ok((10, 10))),
-        ("re-hashed chain passes alone", None, &rehashed, vec![], Ok((10, 0))),
-        ("re-hashed chain fails at the checkpoint", Some(&KEY), &rehashed, vec![KEY.sign(5, &good[4].hash)],
-            Err(LedgerError::CheckpointMismatch { seq: 5, found: rehashed[4].hash.clone(), signed: good[4].hash.clone() })),
-        ("truncated below a checkpoint", Some(&KEY), &good[..7], vec![KEY.sign(9, &good[8].hash)],
-            Err(LedgerError::Truncated { last: 7, seq: 9 })),
-        ("bad signature is named", Some(&KEY), &good, vec![KEY.sign(2, &good[1].hash), forged],
-            Err(LedgerError::BadSignature { seq: 5 })),
-        ("wrong public key", Some(&other), &good, vec![KEY.sign(5, &good[4].hash)],
-            Err(LedgerError::WrongKey { seq: 5, key_id: "k1".into(), expected: "k2".into() })),
-        ("checkpoint without a key", None, &good, vec![KEY.sign(5, &good[4].hash)], Err(LedgerError::NoKey { seq: 5 })),
-        ("gap", None, &gapped, vec![], Err(ChainError::Gap { seq: 3, expected: 2 }.into())),
-        ("empty chain at checkpoint 0", Some(&KEY), &[], vec![KEY.sign(0, GENESIS_HASH)], Ok((0, 0))),
+        (
+            "checkpoints verify",
+            Some(&KEY),
+            &good,
+            vec![KEY.sign(5, &good[4].hash), KEY.sign(10, &good[9].hash)],
+            Ok((10, 10)),
+        ),
+        (
+            "re-hashed chain passes alone",
+            None,
+            &rehashed,
+            vec![],
+            Ok((10, 0)),
+        ),
+        (
+            "re-hashed chain fails at the checkpoint",
+            Some(&KEY),
+            &rehashed,
+            vec![KEY.sign(5, &good[4].hash)],
+            Err(LedgerError::CheckpointMismatch {
+                seq: 5,
+                found: rehashed[4].hash.clone(),
+                signed: good[4].hash.clone(),
+            }),
+        ),
+        (
+            "truncated below a checkpoint",
+            Some(&KEY),
+            &good[..7],
+            vec![KEY.sign(9, &good[8].hash)],
+            Err(LedgerError::Truncated { last: 7, seq: 9 }),
+        ),
+        (
+            "bad signature is named",
+            Some(&KEY),
+            &good,
+            vec![KEY.sign(2, &good[1].hash), forged],
+            Err(LedgerError::BadSignature { seq: 5 }),
+        ),
+        (
+            "wrong public key",
+            Some(&other),
+            &good,
+            vec![KEY.sign(5, &good[4].hash)],
+            Err(LedgerError::WrongKey {
+                seq: 5,
+                key_id: "k1".into(),
+                expected: "k2".into(),
+            }),
+        ),
+        (
+            "checkpoint without a key",
+            None,
+            &good,
+            vec![KEY.sign(5, &good[4].hash)],
+            Err(LedgerError::NoKey { seq: 5 }),
+        ),
+        (
+            "gap",
+            None,
+            &gapped,
+            vec![],
+            Err(ChainError::Gap {
+                seq: 3,
+                expected: 2,
+            }
+            .into()),
+        ),
+        (
+            "empty chain at checkpoint 0",
+            Some(&KEY),
+            &[],
+            vec![KEY.sign(0, GENESIS_HASH)],
+            Ok((0, 0)),
+        ),
     ];
     for (name, key, records, cps, want) in cases {
         let got = run(key, records, cps).map(|s| (s.records, s.signed_through));
