@@ -336,6 +336,13 @@ async fn kill_9_under_load_loses_no_committed_record_and_the_chain_verifies() {
         || (answered2.load(Ordering::Relaxed) >= 300).then_some(()),
     )
     .await;
+    // Read back and checkpoint mid-load: all of this was committed before the kill.
+    let during = g.tf(&["audit", "export"]).await.ok();
+    let (committed_under_load, _) = parse_export(&during.stdout);
+    let saved_under_load = aux.path().join("checkpoint-under-load.json");
+    let cp = g.tf(&["audit", "checkpoint"]).await.ok();
+    std::fs::write(&saved_under_load, &cp.stdout).expect("save checkpoint");
+    assert!(!up.requests_to("/sse").is_empty(), "streams are open");
     g.kill().await;
     stop.store(true, Ordering::Relaxed);
     for w in workers {
@@ -354,13 +361,15 @@ async fn kill_9_under_load_loses_no_committed_record_and_the_chain_verifies() {
             "verify",
             "--checkpoint",
             &saved.display().to_string(),
+            "--checkpoint",
+            &saved_under_load.display().to_string(),
         ])
         .await
         .ok();
     assert!(
         verify
             .stdout
-            .contains("the chain extends 1 saved checkpoint"),
+            .contains("the chain extends 2 saved checkpoint"),
         "{}",
         verify.stdout
     );
@@ -377,7 +386,8 @@ async fn kill_9_under_load_loses_no_committed_record_and_the_chain_verifies() {
         .iter()
         .map(|r| (r["seq"].as_u64().unwrap(), r))
         .collect();
-    for r in &committed {
+    assert!(committed_under_load.len() > committed.len());
+    for r in committed.iter().chain(&committed_under_load) {
         assert_eq!(
             by_seq.get(&r["seq"].as_u64().unwrap()),
             Some(&r),
