@@ -107,16 +107,19 @@ struct Checkpointer {
     policy: CheckpointPolicy,
     signed_seq: u64,
     head_seq: u64,
-    /// When the first unsigned record was committed (or the last signature).
+    /// When the oldest unsigned record was committed.
     since: Instant,
 }
 
 impl Checkpointer {
+    /// Whether to sign `head_seq` now: records are unsigned and it is
+    /// forced, enough of them, or records unsigned before this commit have
+    /// waited long enough.
     fn due(&self, head_seq: u64, force: bool) -> bool {
         head_seq > self.signed_seq
             && (force
                 || head_seq - self.signed_seq >= self.policy.every_records
-                || self.since.elapsed() >= self.policy.every)
+                || (self.head_seq > self.signed_seq && self.since.elapsed() >= self.policy.every))
     }
 
     /// How long until unsigned records are due, if there are any.
