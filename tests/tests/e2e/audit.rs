@@ -158,6 +158,17 @@ async fn audit_verify_export_and_a_rehashed_chain_through_the_binary() {
         .await
         .ok();
     assert!(direct.stdout.starts_with("verified "), "{}", direct.stdout);
+    // The clean shutdown signed the head; a direct checkpoint returns it.
+    let last_cp = g.tf(&["audit", "checkpoint"]).await.ok();
+    let last_cp: serde_json::Value = serde_json::from_str(last_cp.stdout.trim()).expect("JSON");
+    assert_eq!(last_cp["seq"].as_u64(), Some(records.len() as u64));
+    assert!(
+        g.tf(&["status"])
+            .await
+            .ok()
+            .stdout
+            .contains("chain:      verified")
+    );
 
     // A re-hashed chain: every link checks out, the saved checkpoint does not.
     let forged = aux.path().join("forged.jsonl");
