@@ -340,6 +340,40 @@ impl Gateway {
         status.code()
     }
 
+    /// Kills `tf serve` with SIGKILL (a crash: nothing is flushed or
+    /// cleaned up), waits for it, and removes the stale `runtime.json` so
+    /// that [`Gateway::serve`] waits for the new process's own.
+    pub async fn kill(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        child.start_kill().expect("SIGKILL tf serve");
+        tokio::time::timeout(Duration::from_secs(30), child.wait())
+            .await
+            .expect("tf serve did not die within 30 s of SIGKILL")
+            .expect("wait serve");
+        let _ = std::fs::remove_file(self.data_dir.path().join("runtime.json"));
+        self.proxy = None;
+        self.admin = None;
+    }
+
+    /// The `user:password` an agent named `agent` presents to the proxy
+    /// (what `tf run` puts in `HTTPS_PROXY`).
+    pub async fn proxy_credentials(&self, agent: &str) -> String {
+        let env = self
+            .run_agent(agent, &["sh", "-c", "printf %s \"$HTTPS_PROXY\""])
+            .await
+            .ok();
+        let creds = env
+            .stdout
+            .trim()
+            .strip_prefix("http://")
+            .and_then(|r| r.rsplit_once('@'))
+            .map(|(c, _)| c.to_owned())
+            .expect("proxy URL with credentials");
+        percent_decode(&creds)
+    }
+
     /// The status the proxy answers `curl` with, for the given proxy user
     /// (no `tf run`): the CONNECT reply for https, the response for http.
     pub async fn proxy_status(&self, proxy_user: Option<&str>, url: &str) -> u16 {
@@ -397,4 +431,25 @@ impl Gateway {
         records.retain(|r| r["phase"] != "write_ahead");
         records
     }
+}
+
+/// Decodes the `%XX` escapes `tf run` puts in the proxy URL's user part.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = (b[i] == b'%').then(|| s.get(i + 1..i + 3)).flatten();
+        match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            Some(v) => {
+                out.push(v);
+                i += 3;
+            }
+            None => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).expect("utf-8 credentials")
 }

@@ -5,9 +5,11 @@
 //! users do (its command line, its proxy port, its files), and every address
 //! is on loopback.
 
+mod client;
 mod gateway;
 mod upstream;
 
+pub use client::{ClientError, ProxyClient, request};
 pub use gateway::{Gateway, GatewayBuilder, TfOutput, tf_bin};
 pub use upstream::{MockUpstream, Seen, TestCa, UpstreamOptions};
 

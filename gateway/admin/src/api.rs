@@ -7,7 +7,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use tf_core::{AuditRecord, Placement, Rule};
+use tf_core::{AuditRecord, Checkpoint, Placement, Rule};
 
 /// A credential on its way into the vault. Its `Debug` never shows the value.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,6 +191,21 @@ pub struct AuditQuery {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditPage {
     pub records: Vec<AuditRecord>,
+}
+
+/// `GET /v1/audit/checkpoints` response: signed checkpoints of the chain
+/// head, in order (query: [`AuditQuery`], `after` a record number).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointPage {
+    pub checkpoints: Vec<Checkpoint>,
+}
+
+/// `POST /v1/audit/checkpoint` response: the newest checkpoint after the
+/// writer committed everything queued and signed its head (`None` when the
+/// chain is empty or the gateway signs no checkpoints).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatestCheckpoint {
+    pub checkpoint: Option<Checkpoint>,
 }
 
 /// `GET /v1/audit/verify`.

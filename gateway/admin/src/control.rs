@@ -8,8 +8,8 @@
 use tf_core::Rule;
 
 use crate::api::{
-    AddConnector, AuditPage, ComponentInfo, ConnectorInfo, ConnectorList, GatewayToken, RuleKey,
-    RuleList, Status, Verification,
+    AddConnector, AuditPage, CheckpointPage, ComponentInfo, ConnectorInfo, ConnectorList,
+    GatewayToken, LatestCheckpoint, RuleKey, RuleList, Status, Verification,
 };
 
 /// Why an admin operation failed. Mapped to a status code in exactly one
@@ -53,5 +53,9 @@ pub trait Control: Send + Sync + 'static {
     fn ensure_gateway(&self, name: &str) -> Result<GatewayToken, ControlError>;
     fn audit(&self, after: u64, limit: usize) -> Result<AuditPage, ControlError>;
     fn verify_audit(&self) -> Result<Verification, ControlError>;
+    /// Up to `limit` signed checkpoints covering records after `after`.
+    fn audit_checkpoints(&self, after: u64, limit: usize) -> Result<CheckpointPage, ControlError>;
+    /// Commits what is queued, signs the head now, returns the newest checkpoint.
+    fn audit_checkpoint(&self) -> Result<LatestCheckpoint, ControlError>;
     fn ca_pem(&self) -> Result<String, ControlError>;
 }

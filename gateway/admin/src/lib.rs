@@ -10,7 +10,9 @@
 //! Routes (all require `Authorization: Bearer <admin token>`):
 //! `GET /v1/status`, `GET|POST /v1/connectors`, `DELETE /v1/connectors/{name}`,
 //! `GET|POST|DELETE /v1/permissions`, `POST /v1/gateways`,
-//! `GET /v1/audit?after=SEQ&limit=N`, `GET /v1/audit/verify`, `GET /v1/ca.pem`.
+//! `GET /v1/audit?after=SEQ&limit=N`, `GET /v1/audit/verify`,
+//! `GET /v1/audit/checkpoints?after=SEQ&limit=N`, `POST /v1/audit/checkpoint`,
+//! `GET /v1/ca.pem`.
 
 pub mod api;
 pub mod control;
@@ -237,6 +239,21 @@ async fn verify(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError
     Ok(Json(call(&s, |c| c.verify_audit()).await?))
 }
 
+async fn checkpoints(
+    State(s): State<AppState>,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let limit = q.limit.unwrap_or(MAX_AUDIT_PAGE).min(MAX_AUDIT_PAGE);
+    Ok(Json(
+        call(&s, move |c| c.audit_checkpoints(q.after, limit)).await?,
+    ))
+}
+
+async fn checkpoint_now(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(call(&s, |c| c.audit_checkpoint()).await?))
+}
+
 async fn ca_pem(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let pem = call(&s, |c| c.ca_pem()).await?;
     Ok(([(header::CONTENT_TYPE, "application/x-pem-file")], pem))
@@ -265,6 +282,8 @@ pub fn router(control: Arc<dyn Control>, token: impl Into<Arc<str>>) -> Router {
         .route("/v1/gateways", post(ensure_gateway))
         .route("/v1/audit", get(audit))
         .route("/v1/audit/verify", get(verify))
+        .route("/v1/audit/checkpoints", get(checkpoints))
+        .route("/v1/audit/checkpoint", post(checkpoint_now))
         .route("/v1/ca.pem", get(ca_pem))
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .with_state(state)

@@ -117,6 +117,18 @@ impl Control for Fake {
             error: None,
         })
     }
+    fn audit_checkpoints(
+        &self,
+        _after: u64,
+        _limit: usize,
+    ) -> Result<api::CheckpointPage, ControlError> {
+        Ok(api::CheckpointPage {
+            checkpoints: vec![],
+        })
+    }
+    fn audit_checkpoint(&self) -> Result<api::LatestCheckpoint, ControlError> {
+        Ok(api::LatestCheckpoint { checkpoint: None })
+    }
     fn ca_pem(&self) -> Result<String, ControlError> {
         Ok("-----BEGIN CERTIFICATE-----\n".into())
     }
@@ -165,6 +177,8 @@ async fn every_route_requires_the_token() {
         ("POST", "/v1/gateways"),
         ("GET", "/v1/audit"),
         ("GET", "/v1/audit/verify"),
+        ("GET", "/v1/audit/checkpoints"),
+        ("POST", "/v1/audit/checkpoint"),
         ("GET", "/v1/ca.pem"),
     ] {
         for token in [None, Some("wrong"), Some("admin-token-12"), Some("")] {
@@ -281,4 +295,30 @@ async fn serve_stops_on_shutdown() {
     }));
     tx.send(()).unwrap();
     task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn checkpoint_routes_answer_json() {
+    let (app, _) = app();
+    let (status, body) = send(
+        &app,
+        "GET",
+        "/v1/audit/checkpoints?after=5&limit=10",
+        Some(TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let page: api::CheckpointPage = serde_json::from_str(&body).unwrap();
+    assert!(page.checkpoints.is_empty());
+    let (status, body) = send(
+        &app,
+        "POST",
+        "/v1/audit/checkpoint",
+        Some(TOKEN),
+        Some("null"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, r#"{"checkpoint":null}"#);
 }

@@ -34,6 +34,9 @@ pub(crate) enum Command {
     Permissions(PermissionsCommand),
     /// Show the audit log.
     Logs(LogsArgs),
+    /// Verify, export and checkpoint the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Show whether a gateway runs, its addresses, and what is configured.
     Status,
 }
@@ -238,6 +241,51 @@ pub(crate) struct LogsArgs {
     /// Show the last N records.
     #[arg(short = 'n', long, default_value_t = 50)]
     pub(crate) lines: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Verify every record's link and hash and every signed checkpoint;
+    /// names the first bad record and exits non-zero.
+    Verify(AuditVerifyArgs),
+    /// Export every record with its hashes (jsonl also carries the signed checkpoints).
+    Export(AuditExportArgs),
+    /// Sign the chain head now and print the checkpoint as JSON; keep it
+    /// outside the data dir and pass it to `tf audit verify --checkpoint`.
+    Checkpoint,
+    /// Print the public key that verifies checkpoints; keep a copy elsewhere.
+    PublicKey,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditVerifyArgs {
+    /// A checkpoint saved earlier (`tf audit checkpoint > FILE`): the chain
+    /// must still have its hash at its record (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) checkpoint: Vec<PathBuf>,
+    /// The public key to check signatures with (default: <data>/audit-signing.pub).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) public_key: Option<PathBuf>,
+    /// Verify a `tf audit export --format jsonl` file instead of a data dir.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ExportFormat {
+    /// One JSON object per line, `"type":"record"` or `"type":"checkpoint"`.
+    Jsonl,
+    /// A header row, then one row per record (no checkpoints: use jsonl to verify).
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditExportArgs {
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub(crate) format: ExportFormat,
+    /// Write here instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
 }
 
 #[cfg(test)]

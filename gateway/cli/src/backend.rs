@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use tf_admin::api::{
-    AddConnector, AuditPage, ComponentInfo, ConnectorInfo, ConnectorList, EnsureGateway,
-    GatewayToken, RuleKey, RuleList, Status, Verification,
+    AddConnector, AuditPage, CheckpointPage, ComponentInfo, ConnectorInfo, ConnectorList,
+    EnsureGateway, GatewayToken, LatestCheckpoint, RuleKey, RuleList, Status, Verification,
 };
 use tf_admin::{Control, ControlError};
 use tf_core::Rule;
@@ -198,6 +198,31 @@ impl Backend {
                     .await
             }
             Backend::Local(s) => local(s, move |s| s.audit(after, limit)).await,
+        }
+    }
+
+    pub(crate) async fn checkpoints(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> anyhow::Result<CheckpointPage> {
+        match self {
+            Backend::Remote { client, .. } => {
+                client
+                    .get(&format!(
+                        "/v1/audit/checkpoints?after={after}&limit={limit}"
+                    ))
+                    .await
+            }
+            Backend::Local(s) => local(s, move |s| s.audit_checkpoints(after, limit)).await,
+        }
+    }
+
+    /// Signs the chain head now; the newest checkpoint.
+    pub(crate) async fn checkpoint_now(&self) -> anyhow::Result<LatestCheckpoint> {
+        match self {
+            Backend::Remote { client, .. } => client.post("/v1/audit/checkpoint", &()).await,
+            Backend::Local(s) => local(s, |s| s.audit_checkpoint()).await,
         }
     }
 

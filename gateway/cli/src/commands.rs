@@ -1,6 +1,7 @@
 //! The `tf` commands. Each one takes the open data dir and its arguments,
 //! and prints for humans (stdout) unless asked for JSON.
 
+pub(crate) mod audit;
 pub(crate) mod run;
 
 use std::io::BufRead;

@@ -17,6 +17,11 @@ pub(crate) const CA_PEM: &str = "ca.pem";
 pub(crate) const CA_KEY: &str = "ca.key";
 pub(crate) const MASTER_KEY: &str = "master.key";
 pub(crate) const ADMIN_TOKEN: &str = "admin.token";
+/// The Ed25519 key (PKCS#8 DER, 0600) the audit writer signs checkpoints
+/// with. Kept beside, never inside, the database.
+pub(crate) const AUDIT_KEY: &str = "audit-signing.key";
+/// Its public key (64 hex characters, 0644), for `tf audit verify`.
+pub(crate) const AUDIT_PUB: &str = "audit-signing.pub";
 pub(crate) const RUNTIME: &str = "runtime.json";
 pub(crate) const CA_BUNDLE: &str = "ca-bundle.pem";
 pub(crate) const CONNECTORS: &str = "connectors";
@@ -198,6 +203,31 @@ impl DataDir {
             report.created.push(MASTER_KEY);
         }
 
+        match (self.exists(AUDIT_KEY), self.exists(AUDIT_PUB)) {
+            (true, true) => {}
+            (false, false) => {
+                let pkcs8 = tf_store::AuditSigner::generate_pkcs8()
+                    .context("cannot generate the audit signing key")?;
+                let signer = tf_store::AuditSigner::from_pkcs8(&pkcs8)
+                    .context("cannot load the audit signing key just generated")?;
+                self.write_new(AUDIT_KEY, &pkcs8, 0o600)?;
+                let public = format!("{}\n", signer.public_key().to_text());
+                self.write_new(AUDIT_PUB, public.as_bytes(), 0o644)?;
+                report.created.extend([AUDIT_KEY, AUDIT_PUB]);
+            }
+            (true, false) => {
+                // The public key follows from the private one.
+                let signer = self.audit_signer()?;
+                let public = format!("{}\n", signer.public_key().to_text());
+                self.write_new(AUDIT_PUB, public.as_bytes(), 0o644)?;
+                report.created.push(AUDIT_PUB);
+            }
+            (false, true) => bail!(
+                "{} has audit-signing.pub but not audit-signing.key; restore the key, or remove the .pub to create a new key pair (checkpoints signed by the old key then verify only with the old public key)",
+                self.path.display()
+            ),
+        }
+
         if !self.exists(ADMIN_TOKEN) {
             self.write_new(ADMIN_TOKEN, new_token().as_bytes(), 0o600)?;
             report.created.push(ADMIN_TOKEN);
@@ -274,6 +304,27 @@ impl DataDir {
                 self.path.display()
             )
         })
+    }
+
+    /// The audit checkpoint signing key.
+    pub(crate) fn audit_signer(&self) -> anyhow::Result<tf_store::AuditSigner> {
+        let pkcs8 = self
+            .dir
+            .read(AUDIT_KEY)
+            .with_context(|| format!("cannot read {}/{AUDIT_KEY}", self.path.display()))?;
+        tf_store::AuditSigner::from_pkcs8(&pkcs8).with_context(|| {
+            format!(
+                "{}/{AUDIT_KEY} is malformed; restore it from a backup",
+                self.path.display()
+            )
+        })
+    }
+
+    /// The audit public key of this data dir (`audit-signing.pub`).
+    pub(crate) fn audit_public_key(&self) -> anyhow::Result<tf_store::AuditPublicKey> {
+        let text = self.read_string(AUDIT_PUB)?;
+        tf_store::AuditPublicKey::from_text(&text)
+            .with_context(|| format!("{}/{AUDIT_PUB} is malformed", self.path.display()))
     }
 
     /// The admin API bearer token.

@@ -93,6 +93,7 @@ pub(crate) fn open_local(dd: &DataDir) -> anyhow::Result<Arc<Service>> {
         ca_pem,
         dd.path().display().to_string(),
     )?;
+    service.set_audit_signer(Arc::new(dd.audit_signer()?));
     Ok(Arc::new(service))
 }
 
@@ -153,7 +154,10 @@ impl RunningGateway {
         let service = open_local(dd)?;
         let (ca, _) = dd.ca()?;
         let leaves = Arc::new(tf_tls::LeafResolver::new(ca));
-        let (writer, audit) = service.store().audit_writer();
+        let (writer, audit) = service.store().audit_writer_with(tf_store::WriterOptions {
+            checkpoints: service.audit_signer().map(tf_store::CheckpointPolicy::new),
+            ..tf_store::WriterOptions::default()
+        });
         service.set_audit_flusher(audit.flusher());
         let sink: Arc<dyn AuditSink> = writer;
         let proxy = Arc::new(

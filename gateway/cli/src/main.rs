@@ -37,7 +37,7 @@ mod snapshot;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use crate::args::{Cli, Command, ConnectorCommand};
+use crate::args::{AuditCommand, Cli, Command, ConnectorCommand};
 use crate::datadir::DataDir;
 
 fn init_logging(default: &str) {
@@ -64,6 +64,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let passed = tokio::task::spawn_blocking(move || author::test(args)).await??;
             return Ok(if passed { 0 } else { 1 });
         }
+        // Verifying an export needs no data dir.
+        Command::Audit(AuditCommand::Verify(args)) if args.file.is_some() => {
+            return commands::audit::verify_file(&args).map(|()| 0);
+        }
         other => other,
     };
     let cli = Cli { command, ..cli };
@@ -76,6 +80,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Connector(cmd) => commands::connector(&dd, cmd).await?,
         Command::Permissions(cmd) => commands::permissions(&dd, cmd).await?,
         Command::Logs(args) => commands::logs(&dd, args).await?,
+        Command::Audit(cmd) => commands::audit::audit(&dd, cmd).await?,
         Command::Status => commands::status(&dd).await?,
     }
     Ok(0)

@@ -14,8 +14,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use tf_admin::api::{
-    AddConnector, AuditPage, ComponentInfo, ConnectorInfo, ConnectorList, GatewayToken, KindInfo,
-    RuleKey, RuleList, Status, Verification,
+    AddConnector, AuditPage, CheckpointPage, ComponentInfo, ConnectorInfo, ConnectorList,
+    GatewayToken, KindInfo, LatestCheckpoint, RuleKey, RuleList, Status, Verification,
 };
 use tf_admin::{Control, ControlError};
 use tf_core::{Injector, Placement, Rule, Snapshot};
@@ -72,6 +72,9 @@ pub(crate) struct Service {
     /// Set while this process runs the audit writer: reads flush it first,
     /// so `tf logs` shows every request answered before it was called.
     audit_flusher: Mutex<Option<tf_store::AuditFlusher>>,
+    /// The checkpoint key of the data dir: the writer signs with it, and
+    /// `verify_audit` checks stored checkpoints with its public half.
+    audit_signer: Mutex<Option<Arc<tf_store::AuditSigner>>>,
     version: AtomicU64,
     write: Mutex<()>,
     /// True until the components directory was loaded once.
@@ -103,6 +106,7 @@ impl Service {
             data_dir,
             addrs: Mutex::new(None),
             audit_flusher: Mutex::new(None),
+            audit_signer: Mutex::new(None),
             version: AtomicU64::new(0),
             write: Mutex::new(()),
             starting: std::sync::atomic::AtomicBool::new(true),
@@ -166,6 +170,16 @@ impl Service {
         if let Ok(mut f) = self.audit_flusher.lock() {
             *f = Some(flusher);
         }
+    }
+
+    pub(crate) fn set_audit_signer(&self, signer: Arc<tf_store::AuditSigner>) {
+        if let Ok(mut s) = self.audit_signer.lock() {
+            *s = Some(signer);
+        }
+    }
+
+    pub(crate) fn audit_signer(&self) -> Option<Arc<tf_store::AuditSigner>> {
+        self.audit_signer.lock().ok().and_then(|s| s.clone())
     }
 
     fn flush_audit(&self) {
@@ -569,23 +583,61 @@ impl Control for Service {
 
     fn verify_audit(&self) -> Result<Verification, ControlError> {
         self.flush_audit();
-        match self.store.verify_audit() {
-            Ok((records, _head)) => Ok(Verification {
+        let signer = self.audit_signer();
+        let key = signer
+            .as_ref()
+            .map(|s| s.public_key() as &dyn tf_core::SignatureCheck);
+        match self.store.verify_ledger(key, &[]) {
+            Ok(summary) => Ok(Verification {
                 ok: true,
-                records,
+                records: summary.records,
                 error: None,
             }),
             Err(VerifyError::Read(e)) => Err(read_err(e)),
             Err(
                 e @ (VerifyError::Chain(_)
                 | VerifyError::BadStart(_)
-                | VerifyError::HeadMismatch { .. }),
+                | VerifyError::HeadMismatch { .. }
+                | VerifyError::Ledger(_)),
             ) => Ok(Verification {
                 ok: false,
                 records: self.store.audit_count().map_err(read_err)?,
                 error: Some(format!("{:#}", anyhow::Error::from(e))),
             }),
         }
+    }
+
+    fn audit_checkpoints(&self, after: u64, limit: usize) -> Result<CheckpointPage, ControlError> {
+        self.flush_audit();
+        Ok(CheckpointPage {
+            checkpoints: self
+                .store
+                .checkpoints_after(after, limit)
+                .map_err(read_err)?,
+        })
+    }
+
+    fn audit_checkpoint(&self) -> Result<LatestCheckpoint, ControlError> {
+        let flusher = self.audit_flusher.lock().ok().and_then(|f| f.clone());
+        match (flusher, self.audit_signer()) {
+            (Some(flusher), _) => flusher.checkpoint().map_err(|e| {
+                ControlError::Internal(format!("cannot sign an audit checkpoint: {e}"))
+            })?,
+            // Direct mode: a writer of our own signs what is unsigned as it starts.
+            (None, Some(signer)) => {
+                let (_, handle) = self.store.audit_writer_with(tf_store::WriterOptions {
+                    checkpoints: Some(tf_store::CheckpointPolicy::new(signer)),
+                    ..tf_store::WriterOptions::default()
+                });
+                handle.shutdown().map_err(|e| {
+                    ControlError::Internal(format!("cannot sign an audit checkpoint: {e}"))
+                })?;
+            }
+            (None, None) => {}
+        }
+        Ok(LatestCheckpoint {
+            checkpoint: self.store.latest_checkpoint().map_err(read_err)?,
+        })
     }
 
     fn ca_pem(&self) -> Result<String, ControlError> {

@@ -276,6 +276,18 @@ pub enum ChainError {
     Tampered { seq: u64 },
 }
 
+/// Checks one record against the hash of the record before it: its
+/// `prev_hash` links to `prev` and its `hash` matches its contents.
+pub fn verify_link(prev: &str, r: &AuditRecord) -> Result<(), ChainError> {
+    if r.prev_hash != prev {
+        return Err(ChainError::Link { seq: r.seq });
+    }
+    if chain_hash(r.seq, &r.prev_hash, &r.entry) != r.hash {
+        return Err(ChainError::Tampered { seq: r.seq });
+    }
+    Ok(())
+}
+
 /// Verifies a contiguous run of records. `prev` is the hash before the
 /// first record (`GENESIS_HASH` when starting at seq 1). Returns the last hash.
 pub fn verify_chain<'a>(
@@ -293,12 +305,7 @@ pub fn verify_chain<'a>(
                 expected: e,
             });
         }
-        if r.prev_hash != prev {
-            return Err(ChainError::Link { seq: r.seq });
-        }
-        if chain_hash(r.seq, &r.prev_hash, &r.entry) != r.hash {
-            return Err(ChainError::Tampered { seq: r.seq });
-        }
+        verify_link(&prev, r)?;
         prev.clone_from(&r.hash);
         expected = Some(r.seq + 1);
     }

@@ -2,7 +2,7 @@
 //!
 //! Owns ids, connector descriptors and actions (the host-side mirror of the
 //! WIT types), permission rules and their resolution, audit records and their
-//! hash chain, and the *ports* (traits) through which the proxy reaches the
+//! hash chain, signed checkpoints of its head and their verification, and the *ports* (traits) through which the proxy reaches the
 //! connector host, the vault and the audit store without depending on them.
 //!
 //! Never does I/O, never reads a clock (time is passed in), and depends on
@@ -11,6 +11,7 @@
 pub mod action;
 pub mod audit;
 pub mod canonical;
+pub mod checkpoint;
 pub mod ids;
 pub mod permission;
 pub mod placeholder;
@@ -25,6 +26,7 @@ pub use audit::{
     AuditEntry, AuditRecord, ChainError, ConnectorEvent, ConnectorEventKind, Outcome, Phase,
 };
 pub use canonical::{NonCanonical, canonical_path};
+pub use checkpoint::{ChainVerifier, Checkpoint, LedgerError, LedgerSummary, SignatureCheck};
 pub use ids::RequestId;
 pub use permission::{Decision, PermissionSet, Rule, RuleError, Verdict};
 pub use ports::{

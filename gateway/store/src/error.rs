@@ -1,7 +1,7 @@
 //! One error type per fallible operation. redb's errors are wrapped, never
 //! flattened into strings.
 
-use tf_core::{ChainError, RuleError};
+use tf_core::{ChainError, LedgerError, RuleError};
 
 /// Why [`crate::Store::open`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +101,19 @@ pub enum VerifyError {
     /// truncated or appended outside the store).
     #[error("audit head says record {head_seq}, the table ends at record {last_seq}")]
     HeadMismatch { head_seq: u64, last_seq: u64 },
+    /// The chain disagrees with a signed checkpoint, or a checkpoint's
+    /// signature does not verify.
+    #[error(transparent)]
+    Ledger(LedgerError),
+}
+
+impl From<LedgerError> for VerifyError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::Chain(c) => VerifyError::Chain(c),
+            other => VerifyError::Ledger(other),
+        }
+    }
 }
 
 /// Why [`crate::AuditHandle::flush`] failed.

@@ -1,7 +1,8 @@
 //! Persistence: one redb file, its tables and their schema version, the
 //! gateway's configuration (gateways, connector instances, sealed secrets,
 //! permission rules) and the append-only, hash-chained audit log with its
-//! group-committing writer thread.
+//! group-committing writer thread, which signs checkpoints of the chain head
+//! with an Ed25519 key handed in by the caller (`checkpoint.rs`).
 //!
 //! This is the only crate that uses redb; every table is declared in
 //! `tables.rs`. Nothing here interprets policy, sees secret plaintext (secrets
@@ -9,6 +10,7 @@
 //! path: the caller opens the file (through its data-dir handle) and passes it in.
 
 mod audit;
+mod checkpoint;
 mod config;
 mod error;
 mod tables;
@@ -21,15 +23,19 @@ use redb::{Database, ReadableDatabase, TableError, WriteTransaction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use audit::{AuditFlusher, AuditHandle, AuditWriter, DEFAULT_COMMIT_DELAY};
+pub use audit::{
+    AuditFlusher, AuditHandle, AuditWriter, CheckpointPolicy, DEFAULT_CHECKPOINT_INTERVAL,
+    DEFAULT_CHECKPOINT_RECORDS, DEFAULT_COMMIT_DELAY, WriterOptions,
+};
+pub use checkpoint::{AuditPublicKey, AuditSigner, KeyError};
 pub use config::{ComponentRecord, ConnectorInstance, GatewayRecord};
 pub use error::{
     CommitError, FlushError, OpenError, ReadError, ShutdownError, VerifyError, WriteError,
 };
 
 use tables::{
-    AUDIT, COMPONENTS, CONNECTORS, GATEWAYS, META, META_SCHEMA_VERSION, RULES, SCHEMA_VERSION,
-    SECRETS,
+    AUDIT, AUDIT_CHECKPOINTS, COMPONENTS, CONNECTORS, GATEWAYS, META, META_SCHEMA_VERSION, RULES,
+    SCHEMA_VERSION, SECRETS,
 };
 
 /// The first bytes of every redb file.
@@ -101,6 +107,7 @@ impl Store {
             }
             tx.open_table(RULES).map_err(init)?;
             tx.open_table(AUDIT).map_err(init)?;
+            tx.open_table(AUDIT_CHECKPOINTS).map_err(init)?;
             if found != Some(SCHEMA_VERSION) {
                 meta.insert(META_SCHEMA_VERSION, encode(&SCHEMA_VERSION).as_slice())
                     .map_err(|e| OpenError::Init(e.into()))?;
@@ -151,6 +158,38 @@ impl Store {
     pub fn test_overwrite_audit_json(&self, seq: u64, json: &[u8]) -> Result<(), WriteError> {
         self.write(|tx| {
             tx.open_table(AUDIT)?.insert(seq, json)?;
+            Ok(())
+        })
+    }
+
+    /// Test support: overwrites the stored chain head (an attacker who
+    /// re-hashed the chain rewrites it too).
+    #[doc(hidden)]
+    pub fn test_set_audit_head(&self, seq: u64, hash: &str) -> Result<(), WriteError> {
+        let head = audit::Head {
+            seq,
+            hash: hash.to_owned(),
+        };
+        self.write(|tx| {
+            tx.open_table(META)?
+                .insert(tables::META_AUDIT_HEAD, encode(&head).as_slice())?;
+            Ok(())
+        })
+    }
+
+    /// Test support: stores a raw checkpoint (`None`: deletes every one).
+    #[doc(hidden)]
+    pub fn test_put_checkpoint(&self, cp: Option<&tf_core::Checkpoint>) -> Result<(), WriteError> {
+        self.write(|tx| {
+            let mut table = tx.open_table(AUDIT_CHECKPOINTS)?;
+            match cp {
+                Some(cp) => {
+                    table.insert(cp.seq, encode(cp).as_slice())?;
+                }
+                None => {
+                    table.retain(|_, _| false)?;
+                }
+            }
             Ok(())
         })
     }

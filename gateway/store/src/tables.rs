@@ -35,3 +35,10 @@ pub(crate) const RULES: TableDefinition<u64, &[u8]> = TableDefinition::new("rule
 
 /// Append-only: sequence number → [`tf_core::AuditRecord`] JSON.
 pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+
+/// Append-only: chain position → [`tf_core::Checkpoint`] JSON, a signature
+/// over "record `seq` has hash `hash`" by the writer's checkpoint key (kept
+/// outside this file). Added without a schema bump: opening creates it, and
+/// a database without checkpoints simply has none to check.
+pub(crate) const AUDIT_CHECKPOINTS: TableDefinition<u64, &[u8]> =
+    TableDefinition::new("audit_checkpoints");

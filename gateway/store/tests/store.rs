@@ -474,3 +474,195 @@ fn flush_and_shutdown_commit_everything_despite_a_commit_delay() {
     );
     assert_eq!(store.verify_audit().unwrap().0, 15);
 }
+
+fn signer() -> Arc<tf_store::AuditSigner> {
+    let pkcs8 = tf_store::AuditSigner::generate_pkcs8().unwrap();
+    Arc::new(tf_store::AuditSigner::from_pkcs8(&pkcs8).unwrap())
+}
+
+fn signing_writer(
+    store: &Store,
+    signer: &Arc<tf_store::AuditSigner>,
+    every_records: u64,
+) -> (Arc<tf_store::AuditWriter>, tf_store::AuditHandle) {
+    store.audit_writer_with(tf_store::WriterOptions {
+        commit_delay: std::time::Duration::ZERO,
+        checkpoints: Some(tf_store::CheckpointPolicy {
+            signer: Arc::clone(signer),
+            every_records,
+            every: std::time::Duration::from_secs(3600),
+        }),
+    })
+}
+
+#[test]
+fn the_writer_signs_checkpoints_that_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let key = signer();
+    let (writer, handle) = signing_writer(&store, &key, 100);
+    for i in 1..=250 {
+        writer.record(entry(i));
+        if i % 50 == 0 {
+            handle.flush().unwrap();
+        }
+    }
+    handle.shutdown().unwrap();
+    let cps = store.checkpoints_after(0, 100).unwrap();
+    // Every 100 records, and the tail at clean shutdown.
+    assert_eq!(
+        cps.iter().map(|c| c.seq).collect::<Vec<_>>(),
+        [100, 200, 250]
+    );
+    assert_eq!(store.latest_checkpoint().unwrap().unwrap().seq, 250);
+    let summary = store.verify_ledger(Some(key.public_key()), &[]).unwrap();
+    assert_eq!(
+        (summary.records, summary.checkpoints, summary.signed_through),
+        (250, 3, 250)
+    );
+
+    // A restarted writer signs what it finds unsigned; a checkpoint request signs at once.
+    store.append_audit(&entry(251)).unwrap();
+    let (writer, handle) = signing_writer(&store, &key, 100);
+    handle.flush().unwrap();
+    assert_eq!(store.latest_checkpoint().unwrap().unwrap().seq, 251);
+    writer.record(entry(252));
+    handle.flusher().checkpoint().unwrap();
+    assert_eq!(store.latest_checkpoint().unwrap().unwrap().seq, 252);
+    handle.shutdown().unwrap();
+    store.verify_ledger(Some(key.public_key()), &[]).unwrap();
+}
+
+#[test]
+fn a_rehashed_chain_passes_alone_but_fails_against_a_saved_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let key = signer();
+    let (writer, handle) = signing_writer(&store, &key, 10);
+    for i in 1..=30 {
+        writer.record(entry(i));
+    }
+    handle.shutdown().unwrap();
+    let saved = store.latest_checkpoint().unwrap().unwrap();
+    assert_eq!(saved.seq, 30);
+
+    // The attacker edits record 12, re-seals every later record, rewrites
+    // the head and deletes the stored checkpoints.
+    let records = store.audit_after(0, 100).unwrap();
+    let mut prev = records[10].hash.clone();
+    for r in &records[11..] {
+        let mut e = r.entry.clone();
+        if r.seq == 12 {
+            e.outcome = Outcome::Denied;
+        }
+        let sealed = AuditRecord::seal(e, r.seq, &prev);
+        store
+            .test_overwrite_audit_json(r.seq, &serde_json::to_vec(&sealed).unwrap())
+            .unwrap();
+        prev = sealed.hash;
+    }
+    store.test_set_audit_head(30, &prev).unwrap();
+    store.test_put_checkpoint(None).unwrap();
+
+    // The plain chain check and the stored-checkpoint check both pass…
+    assert_eq!(store.verify_audit().unwrap(), (30, prev.clone()));
+    store.verify_ledger(Some(key.public_key()), &[]).unwrap();
+    // …the saved checkpoint does not.
+    let err = store
+        .verify_ledger(Some(key.public_key()), std::slice::from_ref(&saved))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "record 30: hash {prev} differs from the signed checkpoint of record 30 ({}): the chain was rewritten",
+            saved.hash
+        )
+    );
+}
+
+#[test]
+fn bad_signatures_wrong_keys_and_truncation_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let key = signer();
+    let (writer, handle) = signing_writer(&store, &key, 5);
+    for i in 1..=20 {
+        writer.record(entry(i));
+        if i % 5 == 0 {
+            handle.flush().unwrap();
+        }
+    }
+    handle.shutdown().unwrap();
+    store.verify_ledger(Some(key.public_key()), &[]).unwrap();
+
+    let other = signer();
+    let err = store
+        .verify_ledger(Some(other.public_key()), &[])
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("checkpoint of record 5: signed by key"),
+        "{err}"
+    );
+
+    let mut forged = store.checkpoints_after(9, 1).unwrap().remove(0);
+    assert_eq!(forged.seq, 10);
+    forged.time_ms += 1;
+    store.test_put_checkpoint(Some(&forged)).unwrap();
+    let err = store
+        .verify_ledger(Some(key.public_key()), &[])
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "checkpoint of record 10: the signature does not verify with the public key"
+    );
+
+    // A checkpoint of record 25 where the chain ends at 20: truncated.
+    store.test_put_checkpoint(None).unwrap();
+    let beyond = key.sign(25, &"ab".repeat(32), 1);
+    store.test_put_checkpoint(Some(&beyond)).unwrap();
+    let err = store
+        .verify_ledger(Some(key.public_key()), &[])
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the chain ends at record 20, but a signed checkpoint covers record 25: records were removed"
+    );
+}
+
+#[test]
+fn public_keys_round_trip_as_text() {
+    let key = signer();
+    let text = key.public_key().to_text();
+    assert_eq!(text.len(), 64);
+    let back = tf_store::AuditPublicKey::from_text(&format!("{text}\n")).unwrap();
+    assert_eq!(&back, key.public_key());
+    assert!(tf_store::AuditPublicKey::from_text("zz").is_err());
+    assert!(tf_store::AuditSigner::from_pkcs8(b"not a key").is_err());
+}
+
+#[test]
+fn an_idle_writer_signs_its_unsigned_tail_after_the_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let key = signer();
+    let (writer, handle) = store.audit_writer_with(tf_store::WriterOptions {
+        commit_delay: std::time::Duration::ZERO,
+        checkpoints: Some(tf_store::CheckpointPolicy {
+            signer: Arc::clone(&key),
+            every_records: 1000,
+            every: std::time::Duration::from_millis(50),
+        }),
+    });
+    for i in 1..=3 {
+        writer.record(entry(i));
+    }
+    handle.flush().unwrap();
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    while store.latest_checkpoint().unwrap().map(|c| c.seq) != Some(3) {
+        assert!(Instant::now() < deadline, "no checkpoint of the idle tail");
+        std::thread::yield_now();
+    }
+    handle.shutdown().unwrap();
+    store.verify_ledger(Some(key.public_key()), &[]).unwrap();
+}

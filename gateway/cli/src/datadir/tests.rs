@@ -22,13 +22,20 @@ fn init_creates_everything_once_with_private_modes() {
         STORE,
         CONNECTORS,
         CACHE,
+        AUDIT_KEY,
+        AUDIT_PUB,
     ] {
         assert!(first.created.contains(&name), "{name} not created");
         assert!(root.join(name).exists(), "{name} missing");
     }
-    for secret in [CA_KEY, ADMIN_TOKEN, STORE] {
+    for secret in [CA_KEY, ADMIN_TOKEN, STORE, AUDIT_KEY] {
         assert_eq!(mode(&root.join(secret)), 0o600, "{secret}");
     }
+    assert_eq!(mode(&root.join(AUDIT_PUB)), 0o644);
+    assert_eq!(
+        dd.audit_signer().unwrap().public_key(),
+        &dd.audit_public_key().unwrap()
+    );
     if std::env::var_os(MASTER_KEY_ENV).is_none() {
         assert_eq!(mode(&root.join(MASTER_KEY)), 0o600);
         dd.master_key().unwrap();
@@ -87,4 +94,18 @@ fn pem_wraps_at_64() {
     assert_eq!(lines[0], "-----BEGIN CERTIFICATE-----");
     assert_eq!(lines[1].len(), 64);
     assert_eq!(*lines.last().unwrap(), "-----END CERTIFICATE-----");
+}
+
+#[test]
+fn a_lost_audit_public_key_is_rederived_and_a_lost_private_key_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dd = DataDir::open(tmp.path()).unwrap();
+    dd.init().unwrap();
+    let public = dd.audit_public_key().unwrap();
+    std::fs::remove_file(tmp.path().join(AUDIT_PUB)).unwrap();
+    assert_eq!(dd.init().unwrap().created, vec![AUDIT_PUB]);
+    assert_eq!(dd.audit_public_key().unwrap(), public);
+    std::fs::remove_file(tmp.path().join(AUDIT_KEY)).unwrap();
+    let err = dd.init().unwrap_err().to_string();
+    assert!(err.contains("not audit-signing.key"), "{err}");
 }
