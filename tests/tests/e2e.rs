@@ -2,6 +2,8 @@
 //! under `tf run`, and local HTTPS mock upstreams with their own CA reached
 //! through `--connect-to`. Every test has its own data dir and gateway.
 
+#[path = "e2e/canonical.rs"]
+mod canonical;
 #[path = "e2e/connectors.rs"]
 mod connectors;
 #[path = "e2e/sdks.rs"]
