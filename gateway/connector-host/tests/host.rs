@@ -19,7 +19,7 @@ use tf_core::{Action, Classifier, ClassifyError, ConnectorRequest, ParamValue};
 #[path = "python.rs"]
 mod python;
 
-#[path = "canonical.rs"]
+#[path = "host/canonical.rs"]
 mod canonical;
 
 static HOST: LazyLock<Host> =

@@ -67,13 +67,19 @@ impl NonCanonical {
     pub fn remedy(self) -> &'static str {
         match self {
             NonCanonical::NotOriginForm => "send an origin-form path such as /repos/o/r",
-            NonCanonical::BadPercent => "escape a literal '%' as %25 and use two hex digits after every '%'",
+            NonCanonical::BadPercent => {
+                "escape a literal '%' as %25 and use two hex digits after every '%'"
+            }
             NonCanonical::Backslash => "use '/' as the only separator and do not send backslashes",
             NonCanonical::Semicolon => "drop the ';' parameters or move them into the query string",
-            NonCanonical::EncodedSlash => "send the segments with plain '/' separators; no connector accepts an encoded slash in a segment",
+            NonCanonical::EncodedSlash => {
+                "send the segments with plain '/' separators; no connector accepts an encoded slash in a segment"
+            }
             NonCanonical::ControlChar => "remove control characters from the path",
             NonCanonical::DoubleEncoded => "encode the path once",
-            NonCanonical::InvalidUtf8 => "percent-encode the UTF-8 bytes of the intended characters",
+            NonCanonical::InvalidUtf8 => {
+                "percent-encode the UTF-8 bytes of the intended characters"
+            }
             NonCanonical::DotSegment => "resolve '.' and '..' segments before sending",
         }
     }
@@ -224,7 +230,11 @@ pub fn canonical_path(raw: &str) -> Result<Cow<'_, str>, NonCanonical> {
             if is_unreserved(v) {
                 out.push(&[v]);
             } else if b[i + 1].is_ascii_lowercase() || b[i + 2].is_ascii_lowercase() {
-                let upper = [b'%', b[i + 1].to_ascii_uppercase(), b[i + 2].to_ascii_uppercase()];
+                let upper = [
+                    b'%',
+                    b[i + 1].to_ascii_uppercase(),
+                    b[i + 2].to_ascii_uppercase(),
+                ];
                 out.push(&upper);
             } else {
                 out.keep(i, 3);

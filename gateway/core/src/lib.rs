@@ -19,8 +19,8 @@ pub mod snapshot;
 pub use action::{
     Action, ActionSpec, Catalogue, ConnectorRequest, Descriptor, Param, ParamValue, Placement, Risk,
 };
-pub use canonical::{NonCanonical, canonical_path};
 pub use audit::{AuditEntry, AuditRecord, ChainError, ConnectorEvent, ConnectorEventKind, Outcome};
+pub use canonical::{NonCanonical, canonical_path};
 pub use ids::RequestId;
 pub use permission::{Decision, PermissionSet, Rule, RuleError, Verdict};
 pub use ports::{

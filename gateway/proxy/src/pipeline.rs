@@ -290,7 +290,9 @@ impl Proxy {
             // same bytes, described the same way.
             headers.remove(header::CONTENT_ENCODING);
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-            request.headers.retain(|(n, _)| n != "content-encoding" && n != "content-length");
+            request
+                .headers
+                .retain(|(n, _)| n != "content-encoding" && n != "content-length");
             request
                 .headers
                 .push(("content-length".to_owned(), bytes.len().to_string()));

@@ -207,6 +207,9 @@ async fn start_upstream(seen: Arc<Mutex<Vec<Seen>>>, ack: Arc<Notify>) -> (Socke
 
 // ---------- the harness ----------
 
+/// (method, path, query) as a classifier was given them.
+type Classified = (String, String, Option<String>);
+
 struct Harness {
     addr: SocketAddr,
     gateway_ca: String,
@@ -215,7 +218,7 @@ struct Harness {
     ack: Arc<Notify>,
     body_seen: Arc<Mutex<Option<Vec<u8>>>>,
     /// Every (method, path, query) the `gh.test` classifier was given.
-    classified: Arc<Mutex<Vec<(String, String, Option<String>)>>>,
+    classified: Arc<Mutex<Vec<Classified>>>,
     shutdown: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<()>,
 }
@@ -301,7 +304,7 @@ impl Harness {
             })
         };
         let plain: Arc<dyn Classifier> = Arc::new(FnClassifier(classify_path));
-        let classified: Arc<Mutex<Vec<(String, String, Option<String>)>>> = Arc::default();
+        let classified: Arc<Mutex<Vec<Classified>>> = Arc::default();
         let log = classified.clone();
         let github: Arc<dyn Classifier> = Arc::new(FnClassifier(move |r: &ConnectorRequest| {
             log.lock()
@@ -325,7 +328,9 @@ impl Harness {
         snapshot
             .routes
             .insert("body.test".into(), route(true, Arc::new(body_classifier)));
-        snapshot.routes.insert("gh.test".into(), route(false, github));
+        snapshot
+            .routes
+            .insert("gh.test".into(), route(false, github));
         let rule = |action: &str, decision| Rule {
             gateway: "*".into(),
             connector: "github".into(),
@@ -473,7 +478,10 @@ impl Harness {
             .nth(1)
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| panic!("no status line in {text:?}"));
-        let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+        let body = text
+            .split_once("\r\n\r\n")
+            .map_or("", |(_, b)| b)
+            .to_owned();
         (status, body)
     }
 
@@ -675,7 +683,11 @@ async fn denials_never_reach_upstream_and_are_json() {
         }
         assert!(j["request_id"].as_str().unwrap().len() == 28);
         assert!(!j["message"].as_str().unwrap().is_empty());
-        let expected = if reason == "non_canonical_path" { 400 } else { 403 };
+        let expected = if reason == "non_canonical_path" {
+            400
+        } else {
+            403
+        };
         assert_eq!(status.as_u16(), expected, "{path}");
         if reason == "permission_denied" {
             assert_eq!(j["action"], "test.delete");
@@ -962,14 +974,34 @@ async fn path_variants_classify_as_their_canonical_form_or_are_refused() {
         ("DELETE", "/repos/o/r/", denied("github.repo.delete")),
         ("DELETE", "/repos//o/r", denied("github.repo.delete")),
         ("DELETE", "//repos/o/r", denied("github.repo.delete")),
-        ("DELETE", "///repos///o///r///", denied("github.repo.delete")),
+        (
+            "DELETE",
+            "///repos///o///r///",
+            denied("github.repo.delete"),
+        ),
         ("DELETE", "/%72epos/o/r", denied("github.repo.delete")),
-        ("DELETE", "/%72%65%70%6f%73/%6F/%72", denied("github.repo.delete")),
+        (
+            "DELETE",
+            "/%72%65%70%6f%73/%6F/%72",
+            denied("github.repo.delete"),
+        ),
         ("DELETE", "/repos/o/r?x=1", denied("github.repo.delete")),
         ("PUT", "/repos/o/r/pulls/7/merge", denied("github.pr.merge")),
-        ("PUT", "/repos/o/r/pulls/7/merge/", denied("github.pr.merge")),
-        ("PUT", "/repos/o/r/pulls/7//merge", denied("github.pr.merge")),
-        ("PUT", "/repos/o/r/pulls/%37/m%65rge", denied("github.pr.merge")),
+        (
+            "PUT",
+            "/repos/o/r/pulls/7/merge/",
+            denied("github.pr.merge"),
+        ),
+        (
+            "PUT",
+            "/repos/o/r/pulls/7//merge",
+            denied("github.pr.merge"),
+        ),
+        (
+            "PUT",
+            "/repos/o/r/pulls/%37/m%65rge",
+            denied("github.pr.merge"),
+        ),
         ("DELETE", "/repos/o/r;x=1", refused),
         ("DELETE", "/repos/o/r;", refused),
         ("DELETE", "/repos\\o\\r", refused),
@@ -1004,7 +1036,9 @@ async fn path_variants_classify_as_their_canonical_form_or_are_refused() {
         }
     }
     // Allowed, so forwarded: the upstream gets exactly what was classified.
-    let (status, _) = h.raw("gh.test", "GET", "//repos/%6F//r/?a=%2f&b=1", "").await;
+    let (status, _) = h
+        .raw("gh.test", "GET", "//repos/%6F//r/?a=%2f&b=1", "")
+        .await;
     assert_eq!(status, 200);
     let seen: Vec<_> = h
         .seen
@@ -1013,7 +1047,10 @@ async fn path_variants_classify_as_their_canonical_form_or_are_refused() {
         .iter()
         .map(|s| (s.path.clone(), s.query.clone()))
         .collect();
-    assert_eq!(seen, [("/repos/o/r".to_owned(), Some("a=%2f&b=1".to_owned()))]);
+    assert_eq!(
+        seen,
+        [("/repos/o/r".to_owned(), Some("a=%2f&b=1".to_owned()))]
+    );
     let classified = h.classified.lock().unwrap().clone();
     assert!(
         classified.iter().all(|(_, p, _)| tf_core::canonical_path(p)
@@ -1093,7 +1130,8 @@ async fn content_coded_bodies_are_classified_and_forwarded_decoded() {
     let h = Harness::start(1024).await;
     let mut c = h.tunnel("body.test:443", "body.test", &[b"http/1.1"]).await;
     let plain: &[u8] = br#"{"state":"closed","title":"hello"}"#;
-    let zstd = ruzstd::encoding::compress_to_vec(plain, ruzstd::encoding::CompressionLevel::Fastest);
+    let zstd =
+        ruzstd::encoding::compress_to_vec(plain, ruzstd::encoding::CompressionLevel::Fastest);
     let cases = [
         ("gzip", gzip(plain)),
         ("x-gzip", gzip(plain)),
@@ -1108,9 +1146,16 @@ async fn content_coded_bodies_are_classified_and_forwarded_decoded() {
         let resp = c.send(post_encoded(coding, body.clone())).await;
         assert_eq!(resp.status(), StatusCode::OK, "{coding}");
         let _ = text(resp).await;
-        assert_eq!(h.body_seen.lock().unwrap().as_deref(), Some(plain), "{coding}");
+        assert_eq!(
+            h.body_seen.lock().unwrap().as_deref(),
+            Some(plain),
+            "{coding}"
+        );
         let seen = h.seen.lock().unwrap()[i].clone();
-        assert_eq!(seen.body, plain, "{coding}: the decoded bytes are forwarded");
+        assert_eq!(
+            seen.body, plain,
+            "{coding}: the decoded bytes are forwarded"
+        );
         assert!(seen.headers.get("content-encoding").is_none(), "{coding}");
         assert_eq!(
             seen.headers["content-length"],
@@ -1134,8 +1179,18 @@ async fn undecodable_or_oversized_coded_bodies_are_refused_and_not_forwarded() {
     corrupt.truncate(corrupt.len() - 4);
     for (coding, body, status, reason) in [
         ("gzip", bomb, 413, "body_too_large"),
-        ("compress", b"x".to_vec(), 415, "unsupported_content_encoding"),
-        ("gzip, lzma", b"x".to_vec(), 415, "unsupported_content_encoding"),
+        (
+            "compress",
+            b"x".to_vec(),
+            415,
+            "unsupported_content_encoding",
+        ),
+        (
+            "gzip, lzma",
+            b"x".to_vec(),
+            415,
+            "unsupported_content_encoding",
+        ),
         ("gzip", corrupt, 400, "bad_content_encoding"),
         ("deflate", b"not zlib".to_vec(), 400, "bad_content_encoding"),
         ("zstd", b"not zstd".to_vec(), 400, "bad_content_encoding"),

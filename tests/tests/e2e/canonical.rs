@@ -55,7 +55,12 @@ async fn every_spelling_of_a_denied_request_is_refused_or_denied_and_never_forwa
         ("DELETE", "/repos/o/r;x=1", 400, "non_canonical_path"),
         ("DELETE", "/repos/o%2Fr", 400, "non_canonical_path"),
         ("DELETE", "/%2572epos/o/r", 400, "non_canonical_path"),
-        ("PUT", "/repos/o/r/pulls/7/./merge", 400, "non_canonical_path"),
+        (
+            "PUT",
+            "/repos/o/r/pulls/7/./merge",
+            400,
+            "non_canonical_path",
+        ),
     ];
     let mut script = String::from("set -e\n");
     for (method, path, _, _) in variants {
@@ -78,10 +83,7 @@ async fn every_spelling_of_a_denied_request_is_refused_or_denied_and_never_forwa
         up.requests()
     );
     let audit = audit_with(&g, variants.len()).await;
-    let denied: Vec<_> = audit
-        .iter()
-        .filter(|r| r["decision"] == "denied")
-        .collect();
+    let denied: Vec<_> = audit.iter().filter(|r| r["decision"] == "denied").collect();
     assert_eq!(denied.len(), variants.len(), "{audit:?}");
     for (record, (method, path, status, what)) in denied.iter().zip(variants) {
         if *status == 403 {

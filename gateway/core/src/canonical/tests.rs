@@ -54,7 +54,10 @@ fn variants_fold_into_one_spelling() {
         let got = canonical_path(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
         assert_eq!(got, canonical, "{raw}");
         // Idempotent, and the result is borrowed the second time.
-        assert!(matches!(canonical_path(&got), Ok(Cow::Borrowed(c)) if c == canonical), "{raw}");
+        assert!(
+            matches!(canonical_path(&got), Ok(Cow::Borrowed(c)) if c == canonical),
+            "{raw}"
+        );
     }
 }
 

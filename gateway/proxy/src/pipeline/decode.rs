@@ -88,7 +88,11 @@ pub(crate) fn codings(headers: &HeaderMap) -> Result<Vec<Coding>, DecodeError> {
 
 /// Undoes `codings` (as listed by [`codings`]) on `body`; no stage may
 /// produce more than `limit` bytes.
-pub(crate) fn decode(body: &[u8], codings: &[Coding], limit: usize) -> Result<Vec<u8>, DecodeError> {
+pub(crate) fn decode(
+    body: &[u8],
+    codings: &[Coding],
+    limit: usize,
+) -> Result<Vec<u8>, DecodeError> {
     let mut data = body.to_vec();
     for &coding in codings.iter().rev() {
         data = decode_one(&data, coding, limit)?;
@@ -124,10 +128,9 @@ fn decode_one(input: &[u8], coding: Coding, limit: usize) -> Result<Vec<u8>, Dec
                 return Err(corrupt());
             }
             while !rest.is_empty() {
-                let mut d = ruzstd::decoding::StreamingDecoder::new_with_max_window_size(
-                    rest, window,
-                )
-                .map_err(|_| corrupt())?;
+                let mut d =
+                    ruzstd::decoding::StreamingDecoder::new_with_max_window_size(rest, window)
+                        .map_err(|_| corrupt())?;
                 capped(&mut d, limit, &mut out, coding)?;
                 if !d.decoder.is_finished() {
                     return Err(corrupt());
@@ -222,17 +225,19 @@ mod tests {
     #[test]
     fn each_coding_decodes() {
         use Coding::*;
-        let zstd = ruzstd::encoding::compress_to_vec(
-            BODY,
-            ruzstd::encoding::CompressionLevel::Fastest,
-        );
+        let zstd =
+            ruzstd::encoding::compress_to_vec(BODY, ruzstd::encoding::CompressionLevel::Fastest);
         for (coding, encoded) in [
             (Gzip, gzip(BODY)),
             (Deflate, zlib(BODY)),
             (Brotli, brotli_stored(BODY)),
             (Zstd, zstd.clone()),
         ] {
-            assert_eq!(decode(&encoded, &[coding], 1024).unwrap(), BODY, "{coding:?}");
+            assert_eq!(
+                decode(&encoded, &[coding], 1024).unwrap(),
+                BODY,
+                "{coding:?}"
+            );
         }
         // Stacked: gzip applied first, then zstd.
         let stacked = ruzstd::encoding::compress_to_vec(
@@ -255,7 +260,8 @@ mod tests {
         flipped[n - 6] ^= 0xff; // the CRC
         // Raw deflate is not a zlib stream.
         let raw = {
-            let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+            let mut e =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
             e.write_all(BODY).unwrap();
             e.finish().unwrap()
         };
