@@ -12,9 +12,14 @@
 //! [`RouterBuf::to_rust`] emits the same trie as Rust source, so a connector
 //! with a large table can commit it as a `static` and pay nothing at
 //! instantiation. Parameter values are captured as raw slices of the path;
-//! empty segments never match a parameter. Literal segments match ASCII
-//! case-insensitively, so `/REPOS/o/r/PULLS/7/MERGE` is still the merge route
-//! (a policy cannot be side-stepped by changing case); methods match exactly.
+//! empty segments never match a parameter. Literal segments, and the
+//! literal parts of mixed segments, match ASCII case-insensitively, so
+//! `/REPOS/o/r/PULLS/7/MERGE` is still the merge route (a policy cannot be
+//! side-stepped by changing case: a literal that misses would fall through
+//! to a parameter route); parameter values are captured as sent; methods
+//! match exactly. The gateway hands connectors canonical paths (escapes of
+//! unreserved characters decoded, no empty segments, no trailing slash), so
+//! matching never needs to decode.
 
 use std::fmt::Write as _;
 
@@ -182,6 +187,23 @@ fn cmp_ignore_case(a: &str, b: &str) -> std::cmp::Ordering {
     a.cmp(b)
 }
 
+/// `s` without the prefix `lit`, compared ASCII case-insensitively.
+fn strip_prefix_ignore_case<'p>(s: &'p str, lit: &str) -> Option<&'p str> {
+    let head = s.as_bytes().get(..lit.len())?;
+    if head.eq_ignore_ascii_case(lit.as_bytes()) {
+        s.get(lit.len()..)
+    } else {
+        None
+    }
+}
+
+/// The first offset of `lit` in `s`, compared ASCII case-insensitively.
+fn find_ignore_case(s: &str, lit: &str) -> Option<usize> {
+    let (h, n) = (s.as_bytes(), lit.as_bytes());
+    (0..=h.len().checked_sub(n.len())?)
+        .find(|&i| s.is_char_boundary(i) && h[i..i + n.len()].eq_ignore_ascii_case(n))
+}
+
 /// Matches one segment against the parts of a mixed segment, pushing each
 /// parameter's (non-empty) value.
 fn match_mixed<'p>(parts: &[Part<'_>], seg: &'p str, caps: &mut Captures<'p>) -> bool {
@@ -189,13 +211,13 @@ fn match_mixed<'p>(parts: &[Part<'_>], seg: &'p str, caps: &mut Captures<'p>) ->
     let mut i = 0;
     while i < parts.len() {
         match parts[i] {
-            Part::Lit(l) => match s.strip_prefix(l) {
+            Part::Lit(l) => match strip_prefix_ignore_case(s, l) {
                 Some(r) => s = r,
                 None => return false,
             },
             Part::Param => {
                 let end = match parts.get(i + 1) {
-                    Some(Part::Lit(l)) => match s.get(1..).and_then(|t| t.find(l)) {
+                    Some(Part::Lit(l)) => match s.get(1..).and_then(|t| find_ignore_case(t, l)) {
                         Some(at) => at + 1,
                         None => return false,
                     },

@@ -4,6 +4,8 @@
 
 #[path = "e2e/audit.rs"]
 mod audit;
+#[path = "e2e/canonical.rs"]
+mod canonical;
 #[path = "e2e/connectors.rs"]
 mod connectors;
 #[path = "e2e/sdks.rs"]

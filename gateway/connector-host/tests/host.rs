@@ -19,11 +19,17 @@ use tf_core::{Action, Classifier, ClassifyError, ConnectorRequest, ParamValue};
 #[path = "python.rs"]
 mod python;
 
+#[path = "host/canonical.rs"]
+mod canonical;
+
 static HOST: LazyLock<Host> =
     LazyLock::new(|| Host::new(HostConfig::default(), None).expect("host"));
 
 static GITHUB: LazyLock<Arc<Connector>> =
     LazyLock::new(|| HOST.load(tf_builtins::GITHUB).expect("github loads"));
+
+static STRIPE: LazyLock<Arc<Connector>> =
+    LazyLock::new(|| HOST.load(tf_builtins::STRIPE).expect("stripe loads"));
 
 static HOSTILE_WASM: LazyLock<Vec<u8>> = LazyLock::new(|| {
     let path = Path::new(tf_builtins::ARTIFACT_DIR).join("test_hostile.wasm");

@@ -265,6 +265,9 @@ async fn start_upstream(state: UpstreamState) -> (SocketAddr, String) {
 
 // ---------- the harness ----------
 
+/// (method, path, query) as a classifier was given them.
+type Classified = (String, String, Option<String>);
+
 struct Harness {
     addr: SocketAddr,
     gateway_ca: String,
@@ -274,7 +277,7 @@ struct Harness {
     ack: Arc<Notify>,
     body_seen: Arc<Mutex<Option<Vec<u8>>>>,
     /// Every (method, path, query) the `gh.test` classifier was given.
-    classified: Arc<Mutex<Vec<(String, String, Option<String>)>>>,
+    classified: Arc<Mutex<Vec<Classified>>>,
     shutdown: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<()>,
 }
@@ -399,7 +402,7 @@ impl Harness {
             })
         };
         let plain: Arc<dyn Classifier> = Arc::new(FnClassifier(classify_path));
-        let classified: Arc<Mutex<Vec<(String, String, Option<String>)>>> = Arc::default();
+        let classified: Arc<Mutex<Vec<Classified>>> = Arc::default();
         let log = classified.clone();
         let github: Arc<dyn Classifier> = Arc::new(FnClassifier(move |r: &ConnectorRequest| {
             log.lock()

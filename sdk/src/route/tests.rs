@@ -100,6 +100,16 @@ fn lookups() {
             r#"/repos/{owner}/{repo}/tarball/v{version} ["o", "r", "1.2"]"#,
         ),
         ("GET", "/repos/o/r/tarball/v", "-"),
+        (
+            "GET",
+            "/repos/o/r/tarball/V1.2",
+            r#"/repos/{owner}/{repo}/tarball/v{version} ["o", "r", "1.2"]"#,
+        ),
+        (
+            "GET",
+            "/repos/o/r/compare/Main...Dev",
+            r#"/repos/{owner}/{repo}/compare/{base}...{head} ["o", "r", "Main", "Dev"]"#,
+        ),
         ("GET", "/users/octocat/repos", r#"/users/octocat/repos []"#),
         (
             "GET",
