@@ -18,7 +18,8 @@ use std::time::Instant;
 use tf_core::{AuditEntry, AuditSink, Outcome, Phase};
 
 /// The audit policy, as `tf status` shows it.
-pub const AUDIT_POLICY: &str = "write-ahead for mutations (durable before forwarding), read-only recorded on completion";
+pub const AUDIT_POLICY: &str =
+    "write-ahead for mutations (durable before forwarding), read-only recorded on completion";
 
 /// Reason of a request whose agent went away before its response ended.
 pub(crate) const CLIENT_CLOSED: &str = "client_closed";
@@ -52,7 +53,11 @@ pub(crate) struct Recorder {
 }
 
 impl Recorder {
-    pub(crate) fn new(entry: AuditEntry, sink: Arc<dyn AuditSink>, bytes_up: Arc<AtomicU64>) -> Self {
+    pub(crate) fn new(
+        entry: AuditEntry,
+        sink: Arc<dyn AuditSink>,
+        bytes_up: Arc<AtomicU64>,
+    ) -> Self {
         Self {
             entry: Some(entry),
             sink,
@@ -106,7 +111,9 @@ impl Recorder {
     }
 
     fn entry_mut(&mut self) -> &mut AuditEntry {
-        self.entry.as_mut().expect("an entry is present until recorded")
+        self.entry
+            .as_mut()
+            .expect("an entry is present until recorded")
     }
 
     fn record(&mut self) {
@@ -141,7 +148,9 @@ impl Deref for Recorder {
     type Target = AuditEntry;
 
     fn deref(&self) -> &AuditEntry {
-        self.entry.as_ref().expect("an entry is present until recorded")
+        self.entry
+            .as_ref()
+            .expect("an entry is present until recorded")
     }
 }
 

@@ -394,9 +394,10 @@ impl Harness {
         snapshot
             .routes
             .insert("body.test".into(), route(true, Arc::new(body_classifier)));
-        snapshot
-            .routes
-            .insert("refused.test".into(), route(false, Arc::new(FnClassifier(classify_path))));
+        snapshot.routes.insert(
+            "refused.test".into(),
+            route(false, Arc::new(FnClassifier(classify_path))),
+        );
         let rule = |action: &str, decision| Rule {
             gateway: "*".into(),
             connector: "github".into(),
@@ -423,9 +424,9 @@ impl Harness {
         let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let closed_port = closed.local_addr().unwrap().port();
         drop(closed);
-        config.connect_to.push(
-            ConnectTo::parse(&format!("refused.test:443:127.0.0.1:{closed_port}")).unwrap(),
-        );
+        config
+            .connect_to
+            .push(ConnectTo::parse(&format!("refused.test:443:127.0.0.1:{closed_port}")).unwrap());
         configure(&mut config);
         let proxy = Proxy::new(
             config,
@@ -1218,7 +1219,11 @@ async fn a_mutation_is_durably_recorded_before_the_upstream_sees_it() {
     let _ = text(resp).await;
 
     let seen = h.seen.lock().unwrap()[0].clone();
-    assert_eq!(seen.committed_at_arrival, [id.clone()], "acked before forwarding");
+    assert_eq!(
+        seen.committed_at_arrival,
+        [id.clone()],
+        "acked before forwarding"
+    );
     let [ahead] = &seen.audit_at_arrival[..] else {
         panic!("{:#?}", seen.audit_at_arrival);
     };
