@@ -1,11 +1,17 @@
 //! Gateway benchmark: the same keep-alive HTTPS requests to a local upstream,
-//! measured in one run three ways:
+//! measured in one run four ways:
 //!
 //! 1. `direct`: client → upstream.
 //! 2. `tunnel`: client → a plain CONNECT relay in its own process (blind
 //!    bytes, no inspection) → upstream.
 //! 3. `gateway`: client → `tf serve` (TLS interception, Wasm classification,
-//!    permission decision, credential injection, audit) → upstream.
+//!    permission decision, credential injection, audit) → upstream, for a
+//!    read-only action (`GET …/pulls/7`, `github.pr.get`: recorded once, on
+//!    completion).
+//! 4. `mutation`: the same through the gateway for an action that is not
+//!    read-only (`PATCH …/pulls/7`, `github.pr.update`): its write-ahead
+//!    record is durably committed (group commit) before it is forwarded.
+//!    The ratio mutation/gateway is the cost of write-ahead.
 //!
 //! Latency is sampled on one keep-alive connection per path, in interleaved
 //! rounds so machine noise hits all three alike; throughput uses several
@@ -38,6 +44,8 @@ enum Path {
     Direct,
     Tunnel,
     Gateway,
+    /// Through the gateway, a mutation (write-ahead audited).
+    Mutation,
 }
 
 impl Path {
@@ -46,6 +54,16 @@ impl Path {
             Path::Direct => "direct",
             Path::Tunnel => "tunnel",
             Path::Gateway => "gateway",
+            Path::Mutation => "mutation",
+        }
+    }
+
+    /// The request's method: `PATCH` (`github.pr.update`) for the mutation,
+    /// `GET` (`github.pr.get`) otherwise.
+    fn method(self) -> hyper::Method {
+        match self {
+            Path::Mutation => hyper::Method::PATCH,
+            Path::Direct | Path::Tunnel | Path::Gateway => hyper::Method::GET,
         }
     }
 }
@@ -89,7 +107,7 @@ async fn connect(s: &Setup, path: Path) -> SendRequest<Empty<Bytes>> {
     let (addr, tls, connect_auth) = match path {
         Path::Direct => (s.upstream, s.upstream_tls.clone(), None),
         Path::Tunnel => (s.tunnel, s.upstream_tls.clone(), Some(None)),
-        Path::Gateway => (
+        Path::Gateway | Path::Mutation => (
             s.gateway,
             s.gateway_tls.clone(),
             Some(Some(s.proxy_auth.as_str())),
@@ -124,8 +142,10 @@ async fn connect(s: &Setup, path: Path) -> SendRequest<Empty<Bytes>> {
     send
 }
 
-async fn one(send: &mut SendRequest<Empty<Bytes>>) -> Duration {
-    let req = hyper::Request::get(PATH)
+async fn one(send: &mut SendRequest<Empty<Bytes>>, path: Path) -> Duration {
+    let req = hyper::Request::builder()
+        .method(path.method())
+        .uri(PATH)
         .header("host", HOST)
         .body(Empty::new())
         .expect("request");
@@ -274,36 +294,36 @@ async fn main() {
     };
 
     // Latency: one keep-alive connection per path, interleaved rounds.
-    let paths = [Path::Direct, Path::Tunnel, Path::Gateway];
+    let paths = [Path::Direct, Path::Tunnel, Path::Gateway, Path::Mutation];
     let mut conns = Vec::new();
     for p in paths {
         conns.push(connect(&setup, p).await);
     }
-    for c in &mut conns {
+    for (c, p) in conns.iter_mut().zip(paths) {
         for _ in 0..300 {
-            one(c).await; // warm-up: pools, caches, leaf minting, branch predictors
+            one(c, p).await; // warm-up: pools, caches, leaf minting, branch predictors
         }
     }
-    let mut samples: Vec<Vec<Duration>> = (0..3)
+    let mut samples: Vec<Vec<Duration>> = (0..paths.len())
         .map(|_| Vec::with_capacity(requests as usize))
         .collect();
     let rounds = 20;
     for _ in 0..rounds {
         for (i, c) in conns.iter_mut().enumerate() {
             for _ in 0..requests / rounds {
-                samples[i].push(one(c).await);
+                samples[i].push(one(c, paths[i]).await);
             }
         }
     }
     println!(
-        "\nlatency, keep-alive HTTPS GET {PATH}, {} samples per path, 1 connection",
+        "\nlatency, keep-alive HTTPS GET {PATH} (mutation: PATCH), {} samples per path, 1 connection",
         requests
     );
     println!(
         "{:<8} {:>10} {:>10} {:>10} {:>14}",
         "path", "p50 µs", "p90 µs", "p99 µs", "p50 added µs"
     );
-    let mut medians = [0.0; 3];
+    let mut medians = [0.0; 4];
     for (i, s) in samples.iter_mut().enumerate() {
         s.sort();
         medians[i] = us(percentile(s, 0.5));
@@ -325,10 +345,15 @@ async fn main() {
         medians[2] / medians[0],
         medians[2] / medians[1]
     );
+    println!(
+        "write-ahead cost (p50): mutation/read-only {:.2} (+{:.1} µs)",
+        medians[3] / medians[2],
+        medians[3] - medians[2]
+    );
 
     // Throughput: C concurrent keep-alive connections per path, S seconds each.
     println!("\nthroughput, {connections} connections, {seconds} s per path");
-    let mut rps = [0.0; 3];
+    let mut rps = [0.0; 4];
     for (i, p) in paths.iter().enumerate() {
         let done = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
@@ -339,7 +364,7 @@ async fn main() {
             tasks.push(tokio::spawn(async move {
                 let mut c = connect(&setup, p).await;
                 while !stop.load(Ordering::Relaxed) {
-                    one(&mut c).await;
+                    one(&mut c, p).await;
                     done.fetch_add(1, Ordering::Relaxed);
                 }
             }));
@@ -361,6 +386,10 @@ async fn main() {
         "ratios (req/s): gateway/direct {:.2}, gateway/tunnel {:.2}",
         rps[2] / rps[0],
         rps[2] / rps[1]
+    );
+    println!(
+        "write-ahead cost (req/s): mutation/read-only {:.2}",
+        rps[3] / rps[2]
     );
 
     let audit = g.tf(&["status"]).await;

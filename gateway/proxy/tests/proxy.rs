@@ -1907,7 +1907,7 @@ async fn a_mutation_is_durably_recorded_before_the_upstream_sees_it() {
     let seen = h.seen.lock().unwrap()[0].clone();
     assert_eq!(
         seen.committed_at_arrival,
-        [id.clone()],
+        std::slice::from_ref(&id),
         "acked before forwarding"
     );
     let [ahead] = &seen.audit_at_arrival[..] else {
