@@ -22,14 +22,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use audit::{AuditFlusher, AuditHandle, AuditWriter, DEFAULT_COMMIT_DELAY};
-pub use config::{ComponentRecord, ConnectorInstance, GatewayRecord};
+pub use config::{ComponentRecord, ConnectorInstance, CredentialMeta, GatewayRecord};
 pub use error::{
     CommitError, FlushError, OpenError, ReadError, ShutdownError, VerifyError, WriteError,
 };
 
 use tables::{
-    AUDIT, COMPONENTS, CONNECTORS, GATEWAYS, META, META_SCHEMA_VERSION, RULES, SCHEMA_VERSION,
-    SECRETS,
+    AUDIT, COMPONENTS, CONNECTORS, CREDENTIALS, GATEWAYS, META, META_SCHEMA_VERSION, RULES,
+    SCHEMA_VERSION, SECRETS,
 };
 
 /// The first bytes of every redb file.
@@ -96,7 +96,7 @@ impl Store {
         {
             let init = |e: TableError| OpenError::Init(e.into());
             let mut meta = tx.open_table(META).map_err(init)?;
-            for def in [GATEWAYS, CONNECTORS, SECRETS, COMPONENTS] {
+            for def in [GATEWAYS, CONNECTORS, SECRETS, CREDENTIALS, COMPONENTS] {
                 tx.open_table(def).map_err(init)?;
             }
             tx.open_table(RULES).map_err(init)?;
