@@ -8,8 +8,8 @@
 use tf_core::Rule;
 
 use crate::api::{
-    AddConnector, AuditPage, ComponentInfo, ConnectorInfo, ConnectorList, GatewayToken, RuleKey,
-    RuleList, Status, Verification,
+    AddConnector, AuditPage, ComponentInfo, ConnectorInfo, ConnectorList, CredentialDigests,
+    GatewayToken, RuleKey, RuleList, Status, Verification,
 };
 
 /// Why an admin operation failed. Mapped to a status code in exactly one
@@ -54,4 +54,7 @@ pub trait Control: Send + Sync + 'static {
     fn audit(&self, after: u64, limit: usize) -> Result<AuditPage, ControlError>;
     fn verify_audit(&self) -> Result<Verification, ControlError>;
     fn ca_pem(&self) -> Result<String, ControlError>;
+    /// The salt and the salted digest of every stored credential (never
+    /// the credentials), for `tf run` to recognize them in its environment.
+    fn credential_digests(&self) -> Result<CredentialDigests, ControlError>;
 }

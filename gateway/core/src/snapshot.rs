@@ -49,8 +49,14 @@ pub struct Route {
     /// The effective placement (instance override or descriptor default).
     pub placement: Placement,
     pub classifier: Arc<dyn Classifier>,
-    /// `None` when the instance has no credential configured.
+    /// `None` when the instance has no credential configured, or when it is
+    /// suspended.
     pub credential: Option<Arc<dyn Injector>>,
+    /// The instance has a credential, but it was entered for another kind or
+    /// other domains (or in the old format): it is not injected until it is
+    /// entered again or confirmed (`tf connector add … --keep-credential`).
+    /// `credential` is then `None`.
+    pub credential_suspended: bool,
 }
 
 impl std::fmt::Debug for Route {
@@ -60,6 +66,7 @@ impl std::fmt::Debug for Route {
             .field("connector", &self.descriptor.name)
             .field("placement", &self.placement)
             .field("has_credential", &self.credential.is_some())
+            .field("credential_suspended", &self.credential_suspended)
             .finish()
     }
 }

@@ -283,6 +283,7 @@ impl Harness {
                 placement: Placement::bearer(),
                 classifier,
                 credential: Some(Arc::new(BearerInjector)),
+                credential_suspended: false,
             })
         };
         let plain: Arc<dyn Classifier> = Arc::new(FnClassifier(classify_path));
