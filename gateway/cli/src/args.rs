@@ -185,6 +185,10 @@ pub(crate) struct ConnectorAddArgs {
     /// Send the credential (`user:password`) as HTTP Basic authentication.
     #[arg(long)]
     pub(crate) basic: bool,
+    /// Keep the stored credential although the kind or the domains change
+    /// (or to confirm a suspended one): it is rebound to the new ones, audited.
+    #[arg(long, conflicts_with = "secret")]
+    pub(crate) keep_credential: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -91,7 +91,10 @@ pub(crate) fn credential_serves(
 }
 
 /// The [`tf_store::CredentialMeta`] recording `binding`.
-pub(crate) fn meta_of(binding: &tf_vault::Binding, digest: Option<String>) -> tf_store::CredentialMeta {
+pub(crate) fn meta_of(
+    binding: &tf_vault::Binding,
+    digest: Option<String>,
+) -> tf_store::CredentialMeta {
     tf_store::CredentialMeta {
         kind: binding.kind().to_owned(),
         domains: binding.domains().to_vec(),

@@ -59,6 +59,8 @@ fn add(kind: &str, name: Option<&str>, domains: &[&str], token: Option<&str>) ->
         domains: domains.iter().map(|d| (*d).to_owned()).collect(),
         token: token.map(tf_admin::api::Secret::new),
         placement: None,
+        keep_credential: false,
+        actor: None,
     }
 }
 
@@ -197,4 +199,101 @@ fn rules_and_gateways_apply_at_once() {
     assert_eq!(status.gateways, ["Bot"]);
     assert_eq!(status.audit_records, 0);
     assert!(s.verify_audit().unwrap().ok);
+}
+
+fn injected(s: &Service, host: &str) -> Option<String> {
+    let snap = s.snapshot().load_full();
+    let route = snap.route(host)?;
+    let mut headers = http::HeaderMap::new();
+    route.credential.as_ref()?.inject(&mut headers).ok()?;
+    Some(headers["authorization"].to_str().unwrap().to_owned())
+}
+
+#[test]
+fn a_credential_does_not_follow_a_new_kind_or_domains_unless_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = service(&dir);
+    s.add_connector(add("github", None, &[], Some("ghp_secret")))
+        .unwrap();
+    assert_eq!(
+        injected(&s, "api.github.com").as_deref(),
+        Some("Bearer ghp_secret")
+    );
+
+    // The attack: same instance, another kind and domain, no token.
+    let err = s
+        .add_connector(add("generic", Some("github"), &["attacker.example"], None))
+        .unwrap_err();
+    let ControlError::Conflict(message) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(message.contains("--keep-credential"), "{message}");
+    assert!(message.contains("Nothing was changed"), "{message}");
+    assert!(!message.contains("ghp_secret"));
+    // Nothing changed.
+    let stored = s.store().connector("github").unwrap().unwrap();
+    assert_eq!(stored.kind, "github");
+    assert!(stored.domains.is_empty());
+    assert!(s.snapshot().load().route("attacker.example").is_none());
+    assert_eq!(
+        injected(&s, "api.github.com").as_deref(),
+        Some("Bearer ghp_secret")
+    );
+    // Only the domains changing is refused too.
+    assert!(matches!(
+        s.add_connector(add(
+            "github",
+            None,
+            &["api.github.com", "attacker.example"],
+            None
+        )),
+        Err(ControlError::Conflict(_))
+    ));
+    // Re-adding it unchanged keeps the credential.
+    let info = s.add_connector(add("github", None, &[], None)).unwrap();
+    assert!(info.credential_set && !info.credential_suspended);
+
+    // Confirmed: rebound and audited.
+    let before = s.store().audit_count().unwrap();
+    let mut confirm = add("generic", Some("github"), &["attacker.example"], None);
+    confirm.keep_credential = true;
+    confirm.actor = Some("alice via test".into());
+    let info = s.add_connector(confirm).unwrap();
+    assert!(info.credential_set && !info.credential_suspended);
+    assert_eq!(
+        injected(&s, "attacker.example").as_deref(),
+        Some("Bearer ghp_secret")
+    );
+    let records = s.store().audit_after(before, 10).unwrap();
+    assert_eq!(records.len(), 1);
+    let event = records[0].entry.event.as_ref().unwrap();
+    assert_eq!(event.kind, tf_core::ConnectorEventKind::CredentialRebound);
+    assert_eq!(event.actor, "alice via test");
+    let what = event.error.as_deref().unwrap();
+    assert!(
+        what.contains("api.github.com") && what.contains("attacker.example"),
+        "{what}"
+    );
+    assert!(!format!("{:?}", records[0]).contains("ghp_secret"));
+
+    // A new secret may go anywhere.
+    s.add_connector(add("github", None, &[], Some("ghp_new")))
+        .unwrap();
+    assert_eq!(
+        injected(&s, "api.github.com").as_deref(),
+        Some("Bearer ghp_new")
+    );
+
+    // Digests: salted, of the secret, and never the secret.
+    let digests = s.credential_digests().unwrap();
+    let salt = hex::decode(&digests.salt).unwrap();
+    assert_eq!(salt.len(), 32);
+    assert_eq!(digests.credentials.len(), 1);
+    assert_eq!(digests.credentials[0].instance, "github");
+    assert_eq!(
+        digests.credentials[0].sha256,
+        hex::encode(tf_vault::salted_digest(&salt, b"ghp_new"))
+    );
+    assert!(!format!("{digests:?}").contains("ghp_new"));
+    assert_eq!(s.credential_digests().unwrap(), digests, "the salt is kept");
 }

@@ -168,7 +168,10 @@ fn refuses_double_claims_bad_rules_and_credential_errors() {
     .unwrap_err();
     assert!(format!("{err:#}").contains("rule"), "{err:#}");
 
-    let err = build(input(&one, vec![]), |_, _, _| anyhow::bail!("cannot decrypt")).unwrap_err();
+    let err = build(input(&one, vec![]), |_, _, _| {
+        anyhow::bail!("cannot decrypt")
+    })
+    .unwrap_err();
     assert!(format!("{err:#}").contains("cannot decrypt"), "{err:#}");
 }
 
@@ -253,7 +256,11 @@ fn a_credential_serves_only_the_binding_it_was_sealed_for() {
         ),
         (
             "a component changed the domains",
-            current_binding("gh", "github", &doms(&["api.github.com", "attacker.example"])),
+            current_binding(
+                "gh",
+                "github",
+                &doms(&["api.github.com", "attacker.example"]),
+            ),
             false,
         ),
         (
