@@ -71,6 +71,11 @@ pub(crate) struct RunArgs {
     pub(crate) name: String,
     #[command(flatten)]
     pub(crate) proxy: ProxyFlags,
+    /// Pass this variable to the agent unchanged although it is one of the
+    /// gateway's own (TF_DATA_DIR, TF_MASTER_KEY…) or holds a vault secret
+    /// (repeatable; a warning names it).
+    #[arg(long = "keep-env", value_name = "VAR")]
+    pub(crate) keep_env: Vec<String>,
     /// The command to run, after `--`.
     #[arg(last = true, required = true, num_args = 1.., value_name = "CMD")]
     pub(crate) command: Vec<OsString>,

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use tf_admin::api::{
-    AddConnector, AuditPage, ComponentInfo, ConnectorInfo, ConnectorList, EnsureGateway,
+    AddConnector, AuditPage, ComponentInfo, ConnectorInfo, ConnectorList, CredentialDigests,
+    EnsureGateway,
     GatewayToken, RuleKey, RuleList, Status, Verification,
 };
 use tf_admin::{Control, ControlError};
@@ -198,6 +199,14 @@ impl Backend {
                     .await
             }
             Backend::Local(s) => local(s, move |s| s.audit(after, limit)).await,
+        }
+    }
+
+    /// The salt and salted digests of the vault's secrets (never the secrets).
+    pub(crate) async fn credential_digests(&self) -> anyhow::Result<CredentialDigests> {
+        match self {
+            Backend::Remote { client, .. } => client.get("/v1/credentials/digests").await,
+            Backend::Local(s) => local(s, |s| s.credential_digests()).await,
         }
     }
 
