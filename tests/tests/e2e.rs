@@ -4,6 +4,8 @@
 
 #[path = "e2e/connectors.rs"]
 mod connectors;
+#[path = "e2e/credentials.rs"]
+mod credentials;
 #[path = "e2e/sdks.rs"]
 mod sdks;
 

@@ -296,7 +296,11 @@ mod tests {
         let (mcp, gh) = (digest("mcp-real-token"), digest("ghp_real"));
         let secrets = SecretDigests::new(
             salt.clone(),
-            [("mcp", mcp.as_str()), ("github", gh.as_str()), ("bad", "zz")],
+            [
+                ("mcp", mcp.as_str()),
+                ("github", gh.as_str()),
+                ("bad", "zz"),
+            ],
         );
         let user = |pairs: &[(&str, &str)]| -> Vec<(OsString, OsString)> {
             pairs
@@ -366,7 +370,11 @@ mod tests {
             ),
             (
                 "--keep-env keeps one on purpose",
-                vec![("MCP_TOKEN", "mcp-real-token"), ("TF_DATA_DIR", "/d"), ("HOME", "/h")],
+                vec![
+                    ("MCP_TOKEN", "mcp-real-token"),
+                    ("TF_DATA_DIR", "/d"),
+                    ("HOME", "/h"),
+                ],
                 vec!["MCP_TOKEN", "HOME"],
                 vec![("MCP_TOKEN", "mcp-real-token"), ("HOME", "/h")],
                 vec![

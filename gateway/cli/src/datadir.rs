@@ -18,6 +18,8 @@ pub(crate) const CA_KEY: &str = "ca.key";
 pub(crate) const MASTER_KEY: &str = "master.key";
 pub(crate) const ADMIN_TOKEN: &str = "admin.token";
 pub(crate) const RUNTIME: &str = "runtime.json";
+/// The admin API's Unix socket for the CLI (0600, inside the 0700 data dir).
+pub(crate) const ADMIN_SOCK: &str = "admin.sock";
 pub(crate) const CA_BUNDLE: &str = "ca-bundle.pem";
 pub(crate) const CONNECTORS: &str = "connectors";
 pub(crate) const CACHE: &str = "cache";

@@ -107,7 +107,9 @@ async fn run_child(
             EnvChange::Kept(var) => tracing::warn!(
                 "--keep-env {var}: the agent gets {var} unchanged although it is one of the gateway's own variables or holds a vault secret"
             ),
-            EnvChange::Removed(var) => tracing::debug!(%var, "gateway variable not passed to the agent"),
+            EnvChange::Removed(var) => {
+                tracing::debug!(%var, "gateway variable not passed to the agent")
+            }
             EnvChange::Replaced { var, instance } => tracing::info!(
                 %var,
                 %instance,
