@@ -236,9 +236,11 @@ async fn keep_credential_and_digests_travel() {
     let json = r#"{"kind":"generic","name":"gh","domains":["x.example"],"keep_credential":true,"actor":"me"}"#;
     let (status, body) = send(&app, "POST", "/v1/connectors", Some(TOKEN), Some(json)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let added = fake.added.lock().unwrap();
-    assert!(added[0].keep_credential);
-    assert_eq!(added[0].actor.as_deref(), Some("me"));
+    {
+        let added = fake.added.lock().unwrap();
+        assert!(added[0].keep_credential);
+        assert_eq!(added[0].actor.as_deref(), Some("me"));
+    }
     let (status, body) = send(&app, "GET", "/v1/credentials/digests", Some(TOKEN), None).await;
     assert_eq!(status, StatusCode::OK);
     let d: crate::api::CredentialDigests = serde_json::from_str(&body).unwrap();

@@ -63,10 +63,6 @@ impl Head {
     }
 }
 
-#[expect(
-    clippy::large_enum_variant,
-    reason = "entries are nearly every message; boxing them would add an allocation per request"
-)]
 enum Msg {
     Entry(AuditEntry),
     /// An entry whose sender waits for its commit.
