@@ -25,6 +25,20 @@ fn kind(name: &str, domains: &[&str]) -> Kind {
 }
 
 fn service(dir: &tempfile::TempDir) -> Service {
+    let kinds = [
+        ("github".to_owned(), kind("github", &["api.github.com"])),
+        ("generic".to_owned(), kind("generic", &[])),
+    ]
+    .into_iter()
+    .collect();
+    service_with(dir, kinds, tf_vault::MasterKey::generate())
+}
+
+fn service_with(
+    dir: &tempfile::TempDir,
+    kinds: BTreeMap<String, Kind>,
+    key: tf_vault::MasterKey,
+) -> Service {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -33,13 +47,7 @@ fn service(dir: &tempfile::TempDir) -> Service {
         .open(dir.path().join("t.redb"))
         .unwrap();
     let store = Store::open(file).unwrap();
-    let kinds = [
-        ("github".to_owned(), kind("github", &["api.github.com"])),
-        ("generic".to_owned(), kind("generic", &[])),
-    ]
-    .into_iter()
-    .collect();
-    let vault = Arc::new(Vault::new(tf_vault::MasterKey::generate()));
+    let vault = Arc::new(Vault::new(key));
     Service::new(
         None,
         None,
@@ -296,4 +304,62 @@ fn a_credential_does_not_follow_a_new_kind_or_domains_unless_confirmed() {
     );
     assert!(!format!("{digests:?}").contains("ghp_new"));
     assert_eq!(s.credential_digests().unwrap(), digests, "the salt is kept");
+}
+
+#[test]
+fn a_connector_whose_domains_change_suspends_its_instances_credential() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = tf_vault::MasterKey::generate();
+    let kinds = |domains: &[&str]| -> BTreeMap<String, Kind> {
+        [("github".to_owned(), kind("github", domains))]
+            .into_iter()
+            .collect()
+    };
+    let s = service_with(&dir, kinds(&["api.github.com"]), key.clone());
+    s.add_connector(add("github", None, &[], Some("ghp_secret")))
+        .unwrap();
+    drop(s);
+
+    // The connector now also claims another domain (as a hot-loaded
+    // component replacing it would): the instance, which has no --domains
+    // of its own, serves it too, so its credential is suspended.
+    let s = service_with(
+        &dir,
+        kinds(&["api.github.com", "evil.example"]),
+        key.clone(),
+    );
+    let snap = s.snapshot().load_full();
+    for host in ["api.github.com", "evil.example"] {
+        let route = snap.route(host).unwrap();
+        assert!(route.credential.is_none(), "{host}");
+        assert!(route.credential_suspended, "{host}");
+    }
+    let list = s.connectors().unwrap();
+    assert!(list.connectors[0].credential_set);
+    assert!(list.connectors[0].credential_suspended);
+    // Re-adding it as it is does not lift the suspension silently.
+    assert!(matches!(
+        s.add_connector(add("github", None, &[], None)),
+        Err(ControlError::Conflict(_))
+    ));
+    // Confirming does.
+    let mut confirm = add("github", None, &[], None);
+    confirm.keep_credential = true;
+    let info = s.add_connector(confirm).unwrap();
+    assert!(!info.credential_suspended);
+    assert_eq!(
+        injected(&s, "evil.example").as_deref(),
+        Some("Bearer ghp_secret")
+    );
+    drop(s);
+
+    // Back to the original domains: suspended again until confirmed.
+    let s = service_with(&dir, kinds(&["api.github.com"]), key);
+    assert!(
+        s.snapshot()
+            .load()
+            .route("api.github.com")
+            .unwrap()
+            .credential_suspended
+    );
 }
