@@ -356,7 +356,14 @@ impl Service {
             let secret = token.expose().trim();
             let salt = self.credential_salt()?;
             let sealed = self.vault.seal(binding, secret.as_bytes());
-            let digest = hex::encode(tf_vault::salted_digest(&salt, secret.as_bytes()));
+            // The digest is computed inside the vault, from what was sealed.
+            let digest = self
+                .vault
+                .digest(&salt, binding, &sealed)
+                .map(hex::encode)
+                .map_err(|e| {
+                    ControlError::Internal(format!("sealing the credential failed: {e}"))
+                })?;
             return Ok(Some(CredentialChange {
                 sealed,
                 meta: snapshot::meta_of(binding, Some(digest)),
