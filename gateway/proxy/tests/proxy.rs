@@ -303,6 +303,18 @@ impl Harness {
         snapshot
             .routes
             .insert("body.test".into(), route(true, Arc::new(body_classifier)));
+        // A credential entered for other domains: suspended, never injected.
+        snapshot.routes.insert(
+            "suspended.test".into(),
+            Arc::new(Route {
+                instance: "github".into(),
+                descriptor: descriptor(false),
+                placement: Placement::bearer(),
+                classifier: Arc::new(FnClassifier(classify_path)),
+                credential: None,
+                credential_suspended: true,
+            }),
+        );
         let rule = |action: &str, decision| Rule {
             gateway: "*".into(),
             connector: "github".into(),
@@ -880,4 +892,25 @@ async fn a_batch_is_decided_part_by_part_and_the_most_restrictive_decision_appli
         .find(|e| e.path == "/batch-mixed")
         .expect("audited");
     assert_eq!(mixed.reason, "permission_denied");
+}
+
+#[tokio::test]
+async fn a_suspended_credential_is_denied_with_the_fix() {
+    let h = Harness::start(1024).await;
+    let mut c = h
+        .tunnel("suspended.test:443", "suspended.test", &[b"http/1.1"])
+        .await;
+    let resp = c.get("suspended.test", "/allowed").await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let j = json(resp).await;
+    assert_eq!(j["reason"], "credential_suspended");
+    assert_eq!(j["error"]["code"], "credential_suspended");
+    let message = j["message"].as_str().unwrap();
+    assert!(message.contains("--keep-credential"), "{message}");
+    assert!(h.seen_paths().is_empty());
+    drop(c);
+    let entries = h.finish().await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].outcome, Outcome::Denied);
+    assert_eq!(entries[0].reason, "credential_suspended");
 }
