@@ -470,7 +470,11 @@ pub(crate) async fn status(dd: &DataDir) -> anyhow::Result<()> {
         Backend::Remote { runtime, .. } => {
             out!("gateway:    running (pid {})", runtime.pid);
             out!("proxy:      {}", runtime.proxy);
-            out!("admin:      {}", runtime.admin);
+            out!("admin:      {} (dashboard)", runtime.admin);
+            out!(
+                "socket:     {} (the CLI's admin API)",
+                dd.file_path(crate::datadir::ADMIN_SOCK).display()
+            );
         }
         Backend::Local(_) => out!("gateway:    not running (start it with `tf serve`)"),
     }
