@@ -211,8 +211,17 @@ impl Gateway {
 
     /// Runs `tf <args>` against this data dir and waits for it.
     pub async fn tf(&self, args: &[&str]) -> TfOutput {
+        self.tf_env(args, &[]).await
+    }
+
+    /// Runs `tf <args>` with extra environment variables (as a user's shell
+    /// would export them) and waits for it.
+    pub async fn tf_env(&self, args: &[&str], env: &[(&str, &str)]) -> TfOutput {
         let mut c = self.command();
         c.args(args).stdin(Stdio::null());
+        for (k, v) in env {
+            c.env(k, v);
+        }
         let out = tokio::time::timeout(Duration::from_secs(120), c.output())
             .await
             .unwrap_or_else(|_| panic!("tf {args:?} did not finish within 120 s"))

@@ -8,6 +8,8 @@ mod audit;
 mod canonical;
 #[path = "e2e/connectors.rs"]
 mod connectors;
+#[path = "e2e/credentials.rs"]
+mod credentials;
 #[path = "e2e/sdks.rs"]
 mod sdks;
 

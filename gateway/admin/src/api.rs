@@ -61,6 +61,11 @@ pub struct ConnectorInfo {
     pub actions: usize,
     pub placement: Placement,
     pub credential_set: bool,
+    /// The credential was entered for another kind or other domains (or in
+    /// the old format) and is not injected until entered again or confirmed
+    /// with `--keep-credential`.
+    #[serde(default)]
+    pub credential_suspended: bool,
     pub created_ms: u64,
 }
 
@@ -133,6 +138,32 @@ pub struct AddConnector {
     /// Placement override; defaults to the connector's own.
     #[serde(default)]
     pub placement: Option<Placement>,
+    /// Without a new `token`: confirm that the instance's stored credential
+    /// may serve its new kind or domains (rebound, audited). Without it, a
+    /// change of kind or domains of an instance holding a credential fails.
+    #[serde(default)]
+    pub keep_credential: bool,
+    /// Who makes the change, for the audit record of a rebinding.
+    #[serde(default)]
+    pub actor: Option<String>,
+}
+
+/// `GET /v1/credentials/digests`: how to recognize the vault's secrets in
+/// an agent's environment without either side seeing the other's
+/// plaintext. The client hashes its own values as `SHA-256(salt || value)`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialDigests {
+    /// Hex of the data dir's random salt.
+    pub salt: String,
+    pub credentials: Vec<CredentialDigest>,
+}
+
+/// One stored credential's salted digest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialDigest {
+    pub instance: String,
+    /// Hex `SHA-256(salt || secret)`.
+    pub sha256: String,
 }
 
 /// `GET /v1/permissions`.

@@ -9,7 +9,7 @@ use tf_core::Rule;
 
 use crate::api::{
     AddConnector, AuditPage, CheckpointPage, ComponentInfo, ConnectorInfo, ConnectorList,
-    GatewayToken, LatestCheckpoint, RuleKey, RuleList, Status, Verification,
+    CredentialDigests, GatewayToken, LatestCheckpoint, RuleKey, RuleList, Status, Verification,
 };
 
 /// Why an admin operation failed. Mapped to a status code in exactly one
@@ -58,4 +58,7 @@ pub trait Control: Send + Sync + 'static {
     /// Commits what is queued, signs the head now, returns the newest checkpoint.
     fn audit_checkpoint(&self) -> Result<LatestCheckpoint, ControlError>;
     fn ca_pem(&self) -> Result<String, ControlError>;
+    /// The salt and the salted digest of every stored credential (never
+    /// the credentials), for `tf run` to recognize them in its environment.
+    fn credential_digests(&self) -> Result<CredentialDigests, ControlError>;
 }

@@ -12,7 +12,11 @@
 //! `GET|POST|DELETE /v1/permissions`, `POST /v1/gateways`,
 //! `GET /v1/audit?after=SEQ&limit=N`, `GET /v1/audit/verify`,
 //! `GET /v1/audit/checkpoints?after=SEQ&limit=N`, `POST /v1/audit/checkpoint`,
-//! `GET /v1/ca.pem`.
+//! `GET /v1/ca.pem`, `GET /v1/credentials/digests`.
+//!
+//! [`serve`] takes any listener axum accepts: `tf serve` runs the same
+//! router on a loopback TCP listener (the dashboard) and on a Unix socket in
+//! the data dir (the CLI, which never sends the token over TCP).
 
 pub mod api;
 pub mod control;
@@ -28,7 +32,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use tf_core::Rule;
-use tokio::net::TcpListener;
 
 pub use control::{Control, ControlError};
 
@@ -254,6 +257,10 @@ async fn checkpoint_now(State(s): State<AppState>) -> Result<impl IntoResponse, 
     Ok(Json(call(&s, |c| c.audit_checkpoint()).await?))
 }
 
+async fn credential_digests(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(call(&s, |c| c.credential_digests()).await?))
+}
+
 async fn ca_pem(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let pem = call(&s, |c| c.ca_pem()).await?;
     Ok(([(header::CONTENT_TYPE, "application/x-pem-file")], pem))
@@ -285,17 +292,22 @@ pub fn router(control: Arc<dyn Control>, token: impl Into<Arc<str>>) -> Router {
         .route("/v1/audit/checkpoints", get(checkpoints))
         .route("/v1/audit/checkpoint", post(checkpoint_now))
         .route("/v1/ca.pem", get(ca_pem))
+        .route("/v1/credentials/digests", get(credential_digests))
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .with_state(state)
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then finishes
 /// in-flight requests.
-pub async fn serve(
-    listener: TcpListener,
+pub async fn serve<L>(
+    listener: L,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await

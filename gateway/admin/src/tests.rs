@@ -55,6 +55,7 @@ impl Control for Fake {
             actions: 3,
             placement: Placement::bearer(),
             credential_set: request.token.is_some(),
+            credential_suspended: false,
             created_ms: 1,
         };
         self.added.lock().unwrap().push(request);
@@ -131,6 +132,15 @@ impl Control for Fake {
     }
     fn ca_pem(&self) -> Result<String, ControlError> {
         Ok("-----BEGIN CERTIFICATE-----\n".into())
+    }
+    fn credential_digests(&self) -> Result<crate::api::CredentialDigests, ControlError> {
+        Ok(crate::api::CredentialDigests {
+            salt: "5a17".into(),
+            credentials: vec![crate::api::CredentialDigest {
+                instance: "mcp".into(),
+                sha256: "ab".repeat(32),
+            }],
+        })
     }
 }
 
@@ -232,6 +242,27 @@ async fn secrets_go_in_and_never_come_out() {
     let added = fake.added.lock().unwrap();
     assert_eq!(added[0].token, Some(Secret::new("ghp_supersecret")));
     assert!(!format!("{:?}", added[0]).contains("supersecret"));
+    assert!(!added[0].keep_credential);
+}
+
+#[tokio::test]
+async fn keep_credential_and_digests_travel() {
+    let (app, fake) = app();
+    let json = r#"{"kind":"generic","name":"gh","domains":["x.example"],"keep_credential":true,"actor":"me"}"#;
+    let (status, body) = send(&app, "POST", "/v1/connectors", Some(TOKEN), Some(json)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    {
+        let added = fake.added.lock().unwrap();
+        assert!(added[0].keep_credential);
+        assert_eq!(added[0].actor.as_deref(), Some("me"));
+    }
+    let (status, body) = send(&app, "GET", "/v1/credentials/digests", Some(TOKEN), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let d: crate::api::CredentialDigests = serde_json::from_str(&body).unwrap();
+    assert_eq!(d.salt, "5a17");
+    assert_eq!(d.credentials[0].instance, "mcp");
+    let (status, _) = send(&app, "GET", "/v1/credentials/digests", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -287,7 +318,7 @@ async fn gateways_and_ca() {
 
 #[tokio::test]
 async fn serve_stops_on_shutdown() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (app, _) = app();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(serve(listener, app, async {
@@ -321,4 +352,30 @@ async fn checkpoint_routes_answer_json() {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, r#"{"checkpoint":null}"#);
+}
+
+#[tokio::test]
+async fn serves_on_a_unix_socket() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("admin.sock");
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    let (app, _) = app();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, app, async {
+        let _ = rx.await;
+    }));
+    let mut stream = tokio::net::UnixStream::connect(&path).await.unwrap();
+    stream
+        .write_all(
+            format!("GET /v1/status HTTP/1.1\r\nhost: admin\r\nauthorization: Bearer {TOKEN}\r\nconnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    tx.send(()).unwrap();
+    task.await.unwrap().unwrap();
 }

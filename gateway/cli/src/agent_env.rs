@@ -1,8 +1,14 @@
-//! The environment `tf run` gives an agent: proxy variables, CA trust
-//! variables and placeholder credentials. Pure: the caller supplies every
-//! input, including how a placeholder is formed.
+//! The environment `tf run` gives an agent: the user's own environment
+//! without the gateway's variables and with every vault secret replaced by a
+//! placeholder ([`filter_user_env`]), then proxy variables, CA trust
+//! variables and placeholder credentials ([`agent_env`]). Pure: the caller
+//! supplies every input, including how a placeholder is formed and the
+//! salted digests of the secrets (never the secrets).
 
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::net::SocketAddr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -107,6 +113,105 @@ pub(crate) fn agent_env(
     env
 }
 
+/// The gateway's own variables (every `TF_*` variable `tf` reads): they
+/// would lead an agent to the data dir (`admin.token`, `master.key`,
+/// `ca.key`) or the master key itself.
+pub(crate) const GATEWAY_VARS: &[&str] = &[
+    "TF_DATA_DIR",
+    "TF_MASTER_KEY",
+    "TF_ADMIN_TOKEN",
+    "TF_SDK_PATH",
+    "TF_LOG",
+];
+
+/// Recognizes vault secrets by `SHA-256(salt || value)`, as the vault
+/// computed them ([`tf_vault::Vault::digest`]).
+#[derive(Debug, Default)]
+pub(crate) struct SecretDigests {
+    salt: Vec<u8>,
+    /// Digest → instance name.
+    instances: HashMap<[u8; 32], String>,
+}
+
+impl SecretDigests {
+    /// From the admin API's answer; entries that are not 32-byte hex are
+    /// ignored (their credential cannot be recognized).
+    pub(crate) fn new<'a>(
+        salt: Vec<u8>,
+        digests: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Self {
+        let instances = digests
+            .into_iter()
+            .filter_map(|(instance, hex_digest)| {
+                let mut d = [0u8; 32];
+                hex::decode_to_slice(hex_digest, &mut d).ok()?;
+                Some((d, instance.to_owned()))
+            })
+            .collect();
+        Self { salt, instances }
+    }
+
+    /// The instance whose secret `value` is (also when `value` has
+    /// surrounding whitespace, as `--token-env` trims it).
+    fn instance_of(&self, value: &OsStr) -> Option<&str> {
+        let bytes = value.as_bytes();
+        let trimmed = bytes.trim_ascii();
+        if trimmed.is_empty() {
+            return None;
+        }
+        [bytes, trimmed].into_iter().find_map(|candidate| {
+            self.instances
+                .get(&tf_vault::salted_digest(&self.salt, candidate))
+                .map(String::as_str)
+        })
+    }
+}
+
+/// What [`filter_user_env`] did to one variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum EnvChange {
+    /// A gateway variable, removed.
+    Removed(String),
+    /// Its value was the secret of this instance: replaced by its placeholder.
+    Replaced { var: String, instance: String },
+    /// Kept unchanged on purpose (`--keep-env`) although it is one of the above.
+    Kept(String),
+}
+
+/// The user's environment as the agent gets it: without [`GATEWAY_VARS`],
+/// and with every variable whose value is a vault secret replaced by that
+/// instance's placeholder, except the variables named in `keep`. Returns
+/// the environment and what changed, in the input's order.
+pub(crate) fn filter_user_env(
+    user: impl IntoIterator<Item = (OsString, OsString)>,
+    secrets: &SecretDigests,
+    keep: &[String],
+    placeholder: impl Fn(&str) -> String,
+) -> (Vec<(OsString, OsString)>, Vec<EnvChange>) {
+    let mut env = Vec::new();
+    let mut changes = Vec::new();
+    for (name, value) in user {
+        let shown = name.to_string_lossy().into_owned();
+        let own = GATEWAY_VARS.iter().any(|v| OsStr::new(v) == name);
+        let secret_of = secrets.instance_of(&value);
+        if (own || secret_of.is_some()) && keep.iter().any(|k| OsStr::new(k) == name) {
+            changes.push(EnvChange::Kept(shown));
+            env.push((name, value));
+        } else if own {
+            changes.push(EnvChange::Removed(shown));
+        } else if let Some(instance) = secret_of {
+            changes.push(EnvChange::Replaced {
+                var: shown,
+                instance: instance.to_owned(),
+            });
+            env.push((name, OsString::from(placeholder(instance))));
+        } else {
+            env.push((name, value));
+        }
+    }
+    (env, changes)
+}
+
 /// The variables each API's official SDKs and CLIs read their key from, so
 /// unmodified clients start with a placeholder (the gateway injects the key).
 fn sdk_key_vars(kind: &str) -> &'static [&'static str] {
@@ -182,6 +287,114 @@ mod tests {
             assert_eq!(sdk_key_vars(kind), vars);
         }
         assert!(!env.iter().any(|(k, _)| k == "TF_MY API.V2_TOKEN"));
+    }
+
+    #[test]
+    fn the_user_environment_loses_gateway_variables_and_secrets() {
+        let salt = b"0123456789abcdef0123456789abcdef".to_vec();
+        let digest = |v: &str| hex::encode(tf_vault::salted_digest(&salt, v.as_bytes()));
+        let (mcp, gh) = (digest("mcp-real-token"), digest("ghp_real"));
+        let secrets = SecretDigests::new(
+            salt.clone(),
+            [
+                ("mcp", mcp.as_str()),
+                ("github", gh.as_str()),
+                ("bad", "zz"),
+            ],
+        );
+        let user = |pairs: &[(&str, &str)]| -> Vec<(OsString, OsString)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+                .collect()
+        };
+        let ph = |i: &str| format!("ph-{i}");
+        type Case<'a> = (
+            &'a str,
+            Vec<(&'a str, &'a str)>,
+            Vec<&'a str>,
+            Vec<(&'a str, &'a str)>,
+            Vec<EnvChange>,
+        );
+        let cases: Vec<Case<'_>> = vec![
+            (
+                "ordinary variables pass",
+                vec![("HOME", "/home/me"), ("PATH", "/bin"), ("EMPTY", "")],
+                vec![],
+                vec![("HOME", "/home/me"), ("PATH", "/bin"), ("EMPTY", "")],
+                vec![],
+            ),
+            (
+                "gateway variables are removed",
+                vec![
+                    ("TF_DATA_DIR", "/d"),
+                    ("TF_MASTER_KEY", "00ff"),
+                    ("TF_ADMIN_TOKEN", "t"),
+                    ("TF_LOG", "debug"),
+                    ("TF_SDK_PATH", "/sdk"),
+                    ("TF_OTHER", "kept"),
+                ],
+                vec![],
+                vec![("TF_OTHER", "kept")],
+                vec![
+                    EnvChange::Removed("TF_DATA_DIR".into()),
+                    EnvChange::Removed("TF_MASTER_KEY".into()),
+                    EnvChange::Removed("TF_ADMIN_TOKEN".into()),
+                    EnvChange::Removed("TF_LOG".into()),
+                    EnvChange::Removed("TF_SDK_PATH".into()),
+                ],
+            ),
+            (
+                "a secret under any name becomes its placeholder",
+                vec![
+                    ("MCP_TOKEN", "mcp-real-token"),
+                    ("WHATEVER", "ghp_real\n"),
+                    ("NEAR_MISS", "mcp-real-token2"),
+                ],
+                vec![],
+                vec![
+                    ("MCP_TOKEN", "ph-mcp"),
+                    ("WHATEVER", "ph-github"),
+                    ("NEAR_MISS", "mcp-real-token2"),
+                ],
+                vec![
+                    EnvChange::Replaced {
+                        var: "MCP_TOKEN".into(),
+                        instance: "mcp".into(),
+                    },
+                    EnvChange::Replaced {
+                        var: "WHATEVER".into(),
+                        instance: "github".into(),
+                    },
+                ],
+            ),
+            (
+                "--keep-env keeps one on purpose",
+                vec![
+                    ("MCP_TOKEN", "mcp-real-token"),
+                    ("TF_DATA_DIR", "/d"),
+                    ("HOME", "/h"),
+                ],
+                vec!["MCP_TOKEN", "HOME"],
+                vec![("MCP_TOKEN", "mcp-real-token"), ("HOME", "/h")],
+                vec![
+                    EnvChange::Kept("MCP_TOKEN".into()),
+                    EnvChange::Removed("TF_DATA_DIR".into()),
+                ],
+            ),
+        ];
+        for (name, input, keep, want_env, want_changes) in cases {
+            let keep: Vec<String> = keep.into_iter().map(str::to_owned).collect();
+            let (env, changes) = filter_user_env(user(&input), &secrets, &keep, ph);
+            assert_eq!(env, user(&want_env), "{name}");
+            assert_eq!(changes, want_changes, "{name}");
+        }
+        // Another salt recognizes nothing.
+        let other = SecretDigests::new(b"other".to_vec(), [("mcp", mcp.as_str())]);
+        let (env, changes) =
+            filter_user_env(user(&[("MCP_TOKEN", "mcp-real-token")]), &other, &[], ph);
+        assert_eq!(env, user(&[("MCP_TOKEN", "mcp-real-token")]));
+        assert!(changes.is_empty());
     }
 
     #[test]

@@ -77,6 +77,11 @@ pub(crate) struct RunArgs {
     pub(crate) name: String,
     #[command(flatten)]
     pub(crate) proxy: ProxyFlags,
+    /// Pass this variable to the agent unchanged although it is one of the
+    /// gateway's own (TF_DATA_DIR, TF_MASTER_KEY…) or holds a vault secret
+    /// (repeatable; a warning names it).
+    #[arg(long = "keep-env", value_name = "VAR")]
+    pub(crate) keep_env: Vec<String>,
     /// The command to run, after `--`.
     #[arg(last = true, required = true, num_args = 1.., value_name = "CMD")]
     pub(crate) command: Vec<OsString>,
@@ -191,6 +196,10 @@ pub(crate) struct ConnectorAddArgs {
     /// Send the credential (`user:password`) as HTTP Basic authentication.
     #[arg(long)]
     pub(crate) basic: bool,
+    /// Keep the stored credential although the kind or the domains change
+    /// (or to confirm a suspended one): it is rebound to the new ones, audited.
+    #[arg(long, conflicts_with = "secret")]
+    pub(crate) keep_credential: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,13 +8,14 @@ use std::time::Duration;
 use anyhow::anyhow;
 use tf_admin::api::{
     AddConnector, AuditPage, CheckpointPage, ComponentInfo, ConnectorInfo, ConnectorList,
-    EnsureGateway, GatewayToken, LatestCheckpoint, RuleKey, RuleList, Status, Verification,
+    CredentialDigests, EnsureGateway, GatewayToken, LatestCheckpoint, RuleKey, RuleList, Status,
+    Verification,
 };
 use tf_admin::{Control, ControlError};
 use tf_core::Rule;
 
 use crate::client::{AdminClient, segment};
-use crate::datadir::{DataDir, RuntimeInfo};
+use crate::datadir::{ADMIN_SOCK, DataDir, RuntimeInfo};
 use crate::service::Service;
 
 /// How long a running gateway gets to answer before we treat it as gone.
@@ -31,19 +32,36 @@ pub(crate) enum Backend {
     Local(Arc<Service>),
 }
 
-/// The running gateway for `dd`, if `runtime.json` names one that answers
-/// with the data dir's admin token.
+/// The running gateway for `dd`, if one answers on the data dir's admin
+/// socket with the data dir's admin token. Its addresses come from that
+/// authenticated answer, not from `runtime.json` (which only supplies the
+/// pid, for messages): the token is never sent to a TCP address.
 pub(crate) async fn running(dd: &DataDir) -> anyhow::Result<Option<(AdminClient, RuntimeInfo)>> {
-    let Some(runtime) = dd.read_runtime()? else {
+    let socket = dd.file_path(ADMIN_SOCK);
+    if !socket.exists() {
         return Ok(None);
-    };
-    let client = AdminClient::new(runtime.admin, dd.admin_token()?);
-    if client.answers(PROBE_TIMEOUT).await {
-        Ok(Some((client, runtime)))
-    } else {
-        tracing::debug!(admin = %runtime.admin, "runtime.json names a gateway that does not answer");
-        Ok(None)
     }
+    let client = AdminClient::new(socket, dd.admin_token()?);
+    if !client.answers(PROBE_TIMEOUT).await {
+        tracing::debug!("the admin socket does not answer; no gateway serves this data dir");
+        return Ok(None);
+    }
+    let status: Status = client.get("/v1/status").await?;
+    let addr = |a: Option<&String>, what: &str| -> anyhow::Result<std::net::SocketAddr> {
+        a.and_then(|a| a.parse().ok())
+            .ok_or_else(|| anyhow!("the running gateway reports no {what} address"))
+    };
+    let pid = match dd.read_runtime() {
+        Ok(Some(r)) => r.pid,
+        _ => 0,
+    };
+    let runtime = RuntimeInfo {
+        pid,
+        proxy: addr(status.proxy.as_ref(), "proxy")?,
+        admin: addr(status.admin.as_ref(), "admin")?,
+        version: status.version,
+    };
+    Ok(Some((client, runtime)))
 }
 
 fn control_err(e: ControlError) -> anyhow::Error {
@@ -223,6 +241,14 @@ impl Backend {
         match self {
             Backend::Remote { client, .. } => client.post("/v1/audit/checkpoint", &()).await,
             Backend::Local(s) => local(s, |s| s.audit_checkpoint()).await,
+        }
+    }
+
+    /// The salt and salted digests of the vault's secrets (never the secrets).
+    pub(crate) async fn credential_digests(&self) -> anyhow::Result<CredentialDigests> {
+        match self {
+            Backend::Remote { client, .. } => client.get("/v1/credentials/digests").await,
+            Backend::Local(s) => local(s, |s| s.credential_digests()).await,
         }
     }
 

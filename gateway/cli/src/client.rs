@@ -1,7 +1,12 @@
 //! A small client for the admin API of a running gateway (hyper, HTTP/1.1,
-//! loopback, one connection per call).
+//! one connection per call) over the Unix socket in the data dir.
+//!
+//! It never connects to a TCP address: the admin token goes only to the
+//! socket inside the 0700 data dir, which only the gateway serving that data
+//! dir (as the same user) can have bound, never to whatever answers at an
+//! address in a stale `runtime.json`.
 
-use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
@@ -19,21 +24,22 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// The admin API of one running gateway.
 #[derive(Clone)]
 pub(crate) struct AdminClient {
-    addr: SocketAddr,
+    socket: PathBuf,
     token: String,
 }
 
 impl std::fmt::Debug for AdminClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AdminClient")
-            .field("addr", &self.addr)
+            .field("socket", &self.socket)
             .finish_non_exhaustive()
     }
 }
 
 impl AdminClient {
-    pub(crate) fn new(addr: SocketAddr, token: String) -> Self {
-        Self { addr, token }
+    /// A client of the admin API on the Unix socket `socket`.
+    pub(crate) fn new(socket: PathBuf, token: String) -> Self {
+        Self { socket, token }
     }
 
     async fn send(
@@ -44,7 +50,7 @@ impl AdminClient {
         timeout: Duration,
     ) -> anyhow::Result<(StatusCode, Bytes)> {
         let call = async {
-            let stream = tokio::net::TcpStream::connect(self.addr).await?;
+            let stream = tokio::net::UnixStream::connect(&self.socket).await?;
             let (mut sender, conn) =
                 hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
             let driver = tokio::spawn(async move {
@@ -55,7 +61,7 @@ impl AdminClient {
             let mut req = Request::builder()
                 .method(method)
                 .uri(path)
-                .header(hyper::header::HOST, self.addr.to_string())
+                .header(hyper::header::HOST, "localhost")
                 .header(
                     hyper::header::AUTHORIZATION,
                     format!("Bearer {}", self.token),
@@ -77,8 +83,13 @@ impl AdminClient {
         };
         tokio::time::timeout(timeout, call)
             .await
-            .map_err(|_| anyhow!("the admin API at {} did not answer in time", self.addr))?
-            .with_context(|| format!("calling the admin API at {}", self.addr))
+            .map_err(|_| {
+                anyhow!(
+                    "the admin API at {} did not answer in time",
+                    self.socket.display()
+                )
+            })?
+            .with_context(|| format!("calling the admin API at {}", self.socket.display()))
     }
 
     async fn call<T: DeserializeOwned>(

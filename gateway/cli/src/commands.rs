@@ -95,6 +95,18 @@ pub(crate) fn placement(args: &ConnectorAddArgs) -> Option<Placement> {
     }
 }
 
+/// How to lift the suspension of an instance's credential.
+fn suspension_hint(name: &str, kind: &str) -> String {
+    let named = if name == kind {
+        String::new()
+    } else {
+        format!(" --name {name:?}")
+    };
+    format!(
+        "the credential of {name} was entered for another kind or other domains and is suspended (requests are denied with credential_suspended); enter it again (`tf connector add {kind}{named} --token-env VAR`) or confirm it (`tf connector add {kind}{named} --keep-credential`, with the same --domains and placement flags)"
+    )
+}
+
 fn placement_text(p: &Placement) -> String {
     match p {
         Placement::None => "none".into(),
@@ -113,6 +125,8 @@ pub(crate) async fn connector(dd: &DataDir, cmd: ConnectorCommand) -> anyhow::Re
                 domains: args.domains.clone(),
                 token: read_secret(&args)?,
                 placement: placement(&args),
+                keep_credential: args.keep_credential,
+                actor: Some(actor("tf connector add")),
             };
             let info = backend.add_connector(request).await?;
             out!(
@@ -121,13 +135,16 @@ pub(crate) async fn connector(dd: &DataDir, cmd: ConnectorCommand) -> anyhow::Re
                 info.kind,
                 info.version.as_deref().unwrap_or("?"),
                 info.domains.join(", "),
-                if info.credential_set {
-                    "set"
-                } else {
-                    "not set"
+                match (info.credential_set, info.credential_suspended) {
+                    (true, false) => "set",
+                    (true, true) => "SUSPENDED",
+                    (false, _) => "not set",
                 },
                 placement_text(&info.placement),
             );
+            if info.credential_suspended {
+                out!("{}", suspension_hint(&info.name, &info.kind));
+            }
             if !backend.is_remote() {
                 out!("takes effect when the gateway starts (`tf serve` or `tf run`)");
             }
@@ -152,9 +169,16 @@ pub(crate) async fn connector(dd: &DataDir, cmd: ConnectorCommand) -> anyhow::Re
                         c.kind,
                         c.version.as_deref().unwrap_or("-"),
                         c.actions,
-                        if c.credential_set { "yes" } else { "no" },
+                        match (c.credential_set, c.credential_suspended) {
+                            (true, false) => "yes",
+                            (true, true) => "SUSPENDED",
+                            (false, _) => "no",
+                        },
                         c.domains.join(","),
                     );
+                }
+                for c in list.connectors.iter().filter(|c| c.credential_suspended) {
+                    out!("{}", suspension_hint(&c.name, &c.kind));
                 }
             }
             let kinds: Vec<String> = list
@@ -469,7 +493,11 @@ pub(crate) async fn status(dd: &DataDir) -> anyhow::Result<()> {
         Backend::Remote { runtime, .. } => {
             out!("gateway:    running (pid {})", runtime.pid);
             out!("proxy:      {}", runtime.proxy);
-            out!("admin:      {}", runtime.admin);
+            out!("admin:      {} (dashboard)", runtime.admin);
+            out!(
+                "socket:     {} (the CLI's admin API)",
+                dd.file_path(crate::datadir::ADMIN_SOCK).display()
+            );
         }
         Backend::Local(_) => out!("gateway:    not running (start it with `tf serve`)"),
     }
@@ -524,6 +552,7 @@ mod tests {
             header: None,
             template: None,
             basic: false,
+            keep_credential: false,
         };
         assert_eq!(placement(&base), None);
         let basic = ConnectorAddArgs {

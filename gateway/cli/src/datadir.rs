@@ -23,6 +23,8 @@ pub(crate) const AUDIT_KEY: &str = "audit-signing.key";
 /// Its public key (64 hex characters, 0644), for `tf audit verify`.
 pub(crate) const AUDIT_PUB: &str = "audit-signing.pub";
 pub(crate) const RUNTIME: &str = "runtime.json";
+/// The admin API's Unix socket for the CLI (0600, inside the 0700 data dir).
+pub(crate) const ADMIN_SOCK: &str = "admin.sock";
 pub(crate) const CA_BUNDLE: &str = "ca-bundle.pem";
 pub(crate) const CONNECTORS: &str = "connectors";
 pub(crate) const CACHE: &str = "cache";
@@ -66,7 +68,7 @@ pub(crate) fn resolve(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(home).join(".tameflare"))
 }
 
-fn random_hex(bytes: usize) -> String {
+pub(crate) fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::fill(&mut buf[..]);
     hex::encode(buf)

@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::args::ProxyFlags;
-use crate::datadir::{DataDir, RuntimeInfo};
+use crate::datadir::{ADMIN_SOCK, DataDir, RuntimeInfo};
 use crate::service::{Service, Watcher};
 use crate::snapshot::Kind;
 
@@ -113,6 +113,9 @@ pub(crate) struct RunningGateway {
     shutdown: watch::Sender<bool>,
     proxy_task: JoinHandle<()>,
     admin_task: JoinHandle<std::io::Result<()>>,
+    /// The same admin API on `<data>/admin.sock`, for the CLI.
+    socket_task: JoinHandle<std::io::Result<()>>,
+    socket: std::path::PathBuf,
     audit: AuditHandle,
     watcher: Watcher,
 }
@@ -140,6 +143,31 @@ fn proxy_config(flags: &ProxyFlags) -> anyhow::Result<tf_proxy::ProxyConfig> {
     Ok(config)
 }
 
+/// Binds the admin socket at `path` (0600), replacing a stale one: a socket
+/// file nothing answers on. One that answers belongs to a running gateway.
+fn bind_admin_socket(path: &std::path::Path) -> anyhow::Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            bail!(
+                "another tf process serves this data dir on {}; stop it first",
+                path.display()
+            );
+        }
+        std::fs::remove_file(path)
+            .with_context(|| format!("cannot remove the stale admin socket {}", path.display()))?;
+    }
+    let listener = tokio::net::UnixListener::bind(path).with_context(|| {
+        format!(
+            "cannot listen on the admin socket {} (a data dir path must be shorter than about 100 bytes for it)",
+            path.display()
+        )
+    })?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot restrict the admin socket {}", path.display()))?;
+    Ok(listener)
+}
+
 async fn bind(addr: SocketAddr, what: &str, flag: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen on {addr} for the {what}; pick another address with {flag}")
@@ -165,7 +193,15 @@ impl RunningGateway {
                 .context("cannot configure the proxy")?,
         );
         let proxy_listener = bind(opts.listen, "proxy", "--listen").await?;
+        if !opts.admin_listen.ip().is_loopback() {
+            tracing::warn!(
+                admin = %opts.admin_listen,
+                "the admin API listens on a non-loopback address (--admin-listen): anyone who can reach it and holds the admin token controls the gateway"
+            );
+        }
         let admin_listener = bind(opts.admin_listen, "admin API", "--admin-listen").await?;
+        let socket = dd.file_path(ADMIN_SOCK);
+        let socket_listener = bind_admin_socket(&socket)?;
         let proxy_addr = proxy_listener.local_addr()?;
         let admin_addr = admin_listener.local_addr()?;
         service.set_addrs(proxy_addr, admin_addr);
@@ -176,6 +212,11 @@ impl RunningGateway {
         };
         let proxy_task = tokio::spawn(tf_proxy::serve(proxy_listener, proxy, stopped(rx.clone())));
         let router = tf_admin::router(service.clone(), dd.admin_token()?);
+        let socket_task = tokio::spawn(tf_admin::serve(
+            socket_listener,
+            router.clone(),
+            stopped(rx.clone()),
+        ));
         let admin_task = tokio::spawn(tf_admin::serve(admin_listener, router, stopped(rx)));
         let watcher = Watcher::start(Arc::clone(&service))
             .context("cannot start the connectors directory watcher")?;
@@ -194,6 +235,8 @@ impl RunningGateway {
             shutdown,
             proxy_task,
             admin_task,
+            socket_task,
+            socket,
             audit,
             watcher,
         })
@@ -207,10 +250,15 @@ impl RunningGateway {
         if let Err(e) = self.proxy_task.await {
             tracing::error!(error = %e, "proxy task failed");
         }
-        match self.admin_task.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "admin API failed"),
-            Err(e) => tracing::error!(error = %e, "admin task failed"),
+        for task in [self.admin_task, self.socket_task] {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "admin API failed"),
+                Err(e) => tracing::error!(error = %e, "admin task failed"),
+            }
+        }
+        if let Err(e) = std::fs::remove_file(&self.socket) {
+            tracing::warn!(error = %e, "cannot remove the admin socket");
         }
         let audit = self.audit;
         let drained = tokio::task::spawn_blocking(move || audit.shutdown())

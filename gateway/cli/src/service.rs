@@ -15,15 +15,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwap;
 use tf_admin::api::{
     AddConnector, AuditPage, CheckpointPage, ComponentInfo, ConnectorInfo, ConnectorList,
-    GatewayToken, KindInfo, LatestCheckpoint, RuleKey, RuleList, Status, Verification,
+    CredentialDigest, CredentialDigests, GatewayToken, KindInfo, LatestCheckpoint, RuleKey,
+    RuleList, Status, Verification,
 };
 use tf_admin::{Control, ControlError};
-use tf_core::{Injector, Placement, Rule, Snapshot};
+use tf_core::{ConnectorEvent, ConnectorEventKind, Placement, Rule, Snapshot};
 use tf_store::{ConnectorInstance, ReadError, Store, VerifyError, WriteError};
-use tf_vault::Vault;
+use tf_vault::{Binding, Vault};
 
-use crate::datadir::new_token;
-use crate::snapshot::{self, InstanceConfig, Kind, SnapshotInput};
+use crate::datadir::{new_token, random_hex};
+use crate::snapshot::{self, Credential, InstanceConfig, Kind, SnapshotInput};
 
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
@@ -229,21 +230,26 @@ impl Service {
                 rules,
                 warn_missing_kinds: !self.starting.load(Ordering::Relaxed),
             },
-            |instance, placement| -> anyhow::Result<Option<Arc<dyn Injector>>> {
+            |instance, placement, domains| -> anyhow::Result<Credential> {
                 if *placement == Placement::None {
-                    return Ok(None);
+                    return Ok(Credential::None);
                 }
                 let Some(sealed) = store.secret(&instance.name)? else {
-                    return Ok(None);
+                    return Ok(Credential::None);
                 };
-                if vault.verify(&instance.name, &sealed).is_err() {
+                let binding = snapshot::current_binding(&instance.name, &instance.kind, domains);
+                let meta = store.credential_meta(&instance.name)?;
+                if !snapshot::credential_serves(&binding, meta.as_ref(), &sealed) {
+                    return Ok(Credential::Suspended);
+                }
+                if vault.verify(&binding, &sealed).is_err() {
                     tracing::warn!(
                         instance = %instance.name,
                         "the stored credential does not decrypt with this master key; requests needing it are denied"
                     );
                 }
-                Ok(Some(vault.injector(
-                    &instance.name,
+                Ok(Credential::Ready(vault.injector(
+                    &binding,
                     sealed,
                     placement.clone(),
                 )))
@@ -293,7 +299,8 @@ impl Service {
         c: &ConnectorInstance,
     ) -> Result<ConnectorInfo, ControlError> {
         let kind = kinds.get(&c.kind);
-        let credential_set = self.store.secret(&c.name).map_err(read_err)?.is_some();
+        let sealed = self.store.secret(&c.name).map_err(read_err)?;
+        let credential_set = sealed.is_some();
         let (domains, placement) = match kind {
             Some(k) => (
                 snapshot::effective_domains(&c.domains, &k.descriptor),
@@ -303,6 +310,14 @@ impl Service {
                 c.domains.clone(),
                 c.placement.clone().unwrap_or(Placement::None),
             ),
+        };
+        let credential_suspended = match (&sealed, kind) {
+            (Some(sealed), Some(_)) if placement != Placement::None => {
+                let meta = self.store.credential_meta(&c.name).map_err(read_err)?;
+                let binding = snapshot::current_binding(&c.name, &c.kind, &domains);
+                !snapshot::credential_serves(&binding, meta.as_ref(), sealed)
+            }
+            _ => false,
         };
         // Show what the instance serves now: a domain another instance took
         // over (`--take-over`) is not listed under this one.
@@ -322,13 +337,118 @@ impl Service {
             actions: kind.map_or(0, |k| k.descriptor.actions.len()),
             placement,
             credential_set,
+            credential_suspended,
             created_ms: c.created_ms,
         })
+    }
+
+    /// The data dir's credential-digest salt, created on first use.
+    fn credential_salt(&self) -> Result<Vec<u8>, ControlError> {
+        let salt = self
+            .store
+            .credential_salt(|| random_hex(32))
+            .map_err(write_err)?;
+        hex::decode(salt.trim()).map_err(|_| {
+            ControlError::Internal(
+                "the stored credential salt is not hex; check the data dir's database".into(),
+            )
+        })
+    }
+
+    /// What the stored credential of an instance must be re-sealed with,
+    /// if anything, for `binding` (the instance as `request` configures
+    /// it): a new secret, a confirmed rebinding (`--keep-credential`), or
+    /// nothing. Refuses a change of kind or domains of an instance holding
+    /// a credential without either. Changes nothing itself.
+    fn credential_for(
+        &self,
+        request: &AddConnector,
+        previous: Option<(&ConnectorInstance, &BTreeMap<String, Kind>)>,
+        binding: &Binding,
+    ) -> Result<Option<CredentialChange>, ControlError> {
+        let name = binding.instance();
+        if let Some(token) = &request.token {
+            let secret = token.expose().trim();
+            let salt = self.credential_salt()?;
+            let sealed = self.vault.seal(binding, secret.as_bytes());
+            // The digest is computed inside the vault, from what was sealed.
+            let digest = self
+                .vault
+                .digest(&salt, binding, &sealed)
+                .map(hex::encode)
+                .map_err(|e| {
+                    ControlError::Internal(format!("sealing the credential failed: {e}"))
+                })?;
+            return Ok(Some(CredentialChange {
+                sealed,
+                meta: snapshot::meta_of(binding, Some(digest)),
+                rebound_from: None,
+            }));
+        }
+        let Some(sealed) = self.store.secret(name).map_err(read_err)? else {
+            return Ok(None);
+        };
+        let meta = self.store.credential_meta(name).map_err(read_err)?;
+        if snapshot::credential_serves(binding, meta.as_ref(), &sealed) {
+            return Ok(None);
+        }
+        // What it was sealed for: its record, else (old format) the
+        // instance as configured until now.
+        let old = snapshot::stored_binding(name, meta.as_ref(), &sealed).or_else(|| {
+            previous.map(|(p, kinds)| {
+                let domains = match kinds.get(&p.kind) {
+                    Some(k) => snapshot::effective_domains(&p.domains, &k.descriptor),
+                    None => p.domains.clone(),
+                };
+                snapshot::current_binding(name, &p.kind, &domains)
+            })
+        });
+        let changed = old.as_ref() != Some(binding);
+        let describe = |b: Option<&Binding>| match b {
+            Some(b) => format!("kind {} and domains {}", b.kind(), b.domains().join(",")),
+            None => "an unknown kind and domains".to_owned(),
+        };
+        if !request.keep_credential {
+            if !changed {
+                // Old format, same configuration: stays suspended (shown by
+                // `tf connector list`) until confirmed.
+                return Ok(None);
+            }
+            return Err(ControlError::Conflict(format!(
+                "connector instance {name:?} holds a credential entered for {}; it would now go to {}. Enter the secret again (--token, --token-env or --token-stdin), or pass --keep-credential to confirm that it may (audited). Nothing was changed",
+                describe(old.as_ref()),
+                describe(Some(binding)),
+            )));
+        }
+        let old = old.unwrap_or_else(|| binding.clone());
+        let resealed = self.vault.rebind(&old, binding, &sealed).map_err(|e| {
+            ControlError::Invalid(format!(
+                "the stored credential of {name:?} cannot be confirmed ({e}); enter it again with --token, --token-env or --token-stdin"
+            ))
+        })?;
+        Ok(Some(CredentialChange {
+            sealed: resealed,
+            meta: snapshot::meta_of(binding, meta.and_then(|m| m.digest)),
+            rebound_from: Some(format!(
+                "credential rebound from {} (format v{}) to {}",
+                describe(Some(&old)),
+                tf_vault::sealed_version(&sealed).unwrap_or(0),
+                describe(Some(binding))
+            )),
+        }))
     }
 
     fn kind_names(&self) -> String {
         self.kinds().keys().cloned().collect::<Vec<_>>().join(", ")
     }
+}
+
+/// A credential to store with an instance (see [`Service::credential_for`]).
+struct CredentialChange {
+    sealed: Vec<u8>,
+    meta: tf_store::CredentialMeta,
+    /// Set for a rebinding: what changed, for the audit record.
+    rebound_from: Option<String>,
 }
 
 /// Lower-cases and trims a domain; the store validates the result.
@@ -479,10 +599,10 @@ impl Control for Service {
                 )));
             }
         }
-        let created_ms = existing
-            .iter()
-            .find(|c| c.name == name)
-            .map_or_else(now_ms, |c| c.created_ms);
+        let previous = existing.iter().find(|c| c.name == name);
+        let created_ms = previous.map_or_else(now_ms, |c| c.created_ms);
+        let binding = snapshot::current_binding(&name, &request.kind, &effective);
+        let credential = self.credential_for(&request, previous.map(|p| (p, &kinds)), &binding)?;
         let instance = ConnectorInstance {
             name: name.clone(),
             kind: request.kind.clone(),
@@ -490,11 +610,26 @@ impl Control for Service {
             placement,
             created_ms,
         };
-        if let Some(token) = &request.token {
-            let sealed = self.vault.seal(&name, token.expose().trim().as_bytes());
-            self.store.put_secret(&name, &sealed).map_err(write_err)?;
-        }
         self.store.put_connector(&instance).map_err(write_err)?;
+        if let Some(change) = credential {
+            self.store
+                .put_secret(&name, &change.sealed, &change.meta)
+                .map_err(write_err)?;
+            if let Some(what) = change.rebound_from {
+                self.record_event(ConnectorEvent {
+                    kind: ConnectorEventKind::CredentialRebound,
+                    file: name.clone(),
+                    name: Some(name.clone()),
+                    version: None,
+                    sha256: None,
+                    actor: request
+                        .actor
+                        .clone()
+                        .unwrap_or_else(|| "admin API".to_owned()),
+                    error: Some(what),
+                });
+            }
+        }
         self.refresh()?;
         self.info(&kinds, &instance)
     }
@@ -642,6 +777,49 @@ impl Control for Service {
 
     fn ca_pem(&self) -> Result<String, ControlError> {
         Ok(self.ca_pem.clone())
+    }
+
+    fn credential_digests(&self) -> Result<CredentialDigests, ControlError> {
+        let _guard = self.lock()?;
+        let salt = self.credential_salt()?;
+        let mut credentials = Vec::new();
+        for c in self.store.connectors().map_err(read_err)? {
+            let Some(sealed) = self.store.secret(&c.name).map_err(read_err)? else {
+                continue;
+            };
+            let meta = self.store.credential_meta(&c.name).map_err(read_err)?;
+            if let Some(digest) = meta.as_ref().and_then(|m| m.digest.clone()) {
+                credentials.push(CredentialDigest {
+                    instance: c.name,
+                    sha256: digest,
+                });
+                continue;
+            }
+            // Computed once, inside the vault, and kept.
+            let binding = snapshot::stored_binding(&c.name, meta.as_ref(), &sealed)
+                .unwrap_or_else(|| Binding::new(c.name.as_str(), c.kind.as_str(), &c.domains));
+            match self.vault.digest(&salt, &binding, &sealed) {
+                Ok(d) => {
+                    let digest = hex::encode(d);
+                    self.store
+                        .set_credential_digest(&c.name, &digest)
+                        .map_err(write_err)?;
+                    credentials.push(CredentialDigest {
+                        instance: c.name,
+                        sha256: digest,
+                    });
+                }
+                Err(e) => tracing::warn!(
+                    instance = %c.name,
+                    error = %e,
+                    "the stored credential does not open; it cannot be recognized in an agent's environment"
+                ),
+            }
+        }
+        Ok(CredentialDigests {
+            salt: hex::encode(salt),
+            credentials,
+        })
     }
 }
 

@@ -49,6 +49,61 @@ pub(crate) fn effective_placement(
         .unwrap_or_else(|| descriptor.placement.clone())
 }
 
+/// The credential of one instance, as the snapshot serves it.
+pub(crate) enum Credential {
+    /// The instance has none.
+    None,
+    /// Sealed for the instance's current binding: injected.
+    Ready(Arc<dyn Injector>),
+    /// Sealed for another kind or other domains, or in the old format: not
+    /// injected until entered again or confirmed (`--keep-credential`).
+    Suspended,
+}
+
+/// The binding an instance's credential must have been sealed for to serve:
+/// its name, its kind and the domains it serves now.
+pub(crate) fn current_binding(instance: &str, kind: &str, domains: &[String]) -> tf_vault::Binding {
+    tf_vault::Binding::new(instance, kind, domains)
+}
+
+/// The stored binding of a credential (without decrypting), when known:
+/// its meta record says what it was sealed for and its bytes are in the
+/// current format.
+pub(crate) fn stored_binding(
+    instance: &str,
+    meta: Option<&tf_store::CredentialMeta>,
+    sealed: &[u8],
+) -> Option<tf_vault::Binding> {
+    let meta = meta?;
+    if tf_vault::sealed_version(sealed) != Some(2) || meta.port != tf_vault::DEFAULT_PORT {
+        return None;
+    }
+    Some(tf_vault::Binding::new(instance, &meta.kind, &meta.domains))
+}
+
+/// Whether a stored credential serves the instance as it is now. Pure: the
+/// comparison never decrypts.
+pub(crate) fn credential_serves(
+    current: &tf_vault::Binding,
+    meta: Option<&tf_store::CredentialMeta>,
+    sealed: &[u8],
+) -> bool {
+    stored_binding(current.instance(), meta, sealed).as_ref() == Some(current)
+}
+
+/// The [`tf_store::CredentialMeta`] recording `binding`.
+pub(crate) fn meta_of(
+    binding: &tf_vault::Binding,
+    digest: Option<String>,
+) -> tf_store::CredentialMeta {
+    tf_store::CredentialMeta {
+        kind: binding.kind().to_owned(),
+        domains: binding.domains().to_vec(),
+        port: binding.port(),
+        digest,
+    }
+}
+
 /// Everything a snapshot is made of.
 pub(crate) struct SnapshotInput<'a> {
     pub(crate) version: u64,
@@ -62,13 +117,13 @@ pub(crate) struct SnapshotInput<'a> {
     pub(crate) warn_missing_kinds: bool,
 }
 
-/// Builds the snapshot. `credential` returns the injector for an instance's
-/// stored secret, `None` when it has none. Fails (and the caller keeps the
+/// Builds the snapshot. `credential` returns the state of an instance's
+/// stored secret, given its placement and the domains it serves now. Fails (and the caller keeps the
 /// previous snapshot) on an invalid rule, a domain claimed twice, or a
 /// credential that cannot be prepared: never a partial configuration.
 pub(crate) fn build(
     input: SnapshotInput<'_>,
-    mut credential: impl FnMut(&InstanceConfig, &Placement) -> anyhow::Result<Option<Arc<dyn Injector>>>,
+    mut credential: impl FnMut(&InstanceConfig, &Placement, &[String]) -> anyhow::Result<Credential>,
 ) -> anyhow::Result<Snapshot> {
     let gateways = input
         .gateways
@@ -97,12 +152,27 @@ pub(crate) fn build(
             continue;
         };
         let placement = effective_placement(instance.placement.as_ref(), &kind.descriptor);
-        let credential = credential(instance, &placement).with_context(|| {
+        let domains: Vec<String> = effective_domains(&instance.domains, &kind.descriptor)
+            .iter()
+            .map(|d| d.to_ascii_lowercase())
+            .collect();
+        let credential = credential(instance, &placement, &domains).with_context(|| {
             format!(
                 "preparing the credential of connector instance {:?}",
                 instance.name
             )
         })?;
+        let (credential, credential_suspended) = match credential {
+            Credential::None => (None, false),
+            Credential::Ready(injector) => (Some(injector), false),
+            Credential::Suspended => {
+                tracing::warn!(
+                    instance = %instance.name,
+                    "the stored credential was entered for another connector kind or other domains; it is suspended until entered again or confirmed with `tf connector add … --keep-credential`"
+                );
+                (None, true)
+            }
+        };
         let route = Arc::new(Route {
             instance: instance.name.clone(),
             descriptor: Arc::clone(&kind.descriptor),
@@ -110,9 +180,9 @@ pub(crate) fn build(
             classifier: Arc::clone(&kind.classifier),
             credential,
             read_only: ReadOnlyIndex::new(&kind.descriptor.actions),
+            credential_suspended,
         });
-        for domain in effective_domains(&instance.domains, &kind.descriptor) {
-            let domain = domain.to_ascii_lowercase();
+        for domain in domains {
             if let Some(other) = routes.get(&domain) {
                 if instance.take_over && !other.instance.eq(&instance.name) {
                     tracing::warn!(

@@ -121,6 +121,10 @@ pub enum ConnectorEventKind {
     Removed,
     /// The file was refused; whatever served before keeps serving.
     Refused,
+    /// A connector instance's credential was confirmed for a new kind or
+    /// new domains (`tf connector add … --keep-credential`) without being
+    /// entered again. `file` names the instance, `error` says what changed.
+    CredentialRebound,
 }
 
 impl ConnectorEventKind {
@@ -130,6 +134,7 @@ impl ConnectorEventKind {
             ConnectorEventKind::Replaced => "replaced",
             ConnectorEventKind::Removed => "removed",
             ConnectorEventKind::Refused => "refused",
+            ConnectorEventKind::CredentialRebound => "credential_rebound",
         }
     }
 }
@@ -138,7 +143,8 @@ impl ConnectorEventKind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectorEvent {
     pub kind: ConnectorEventKind,
-    /// File name in `<data>/connectors/`.
+    /// File name in `<data>/connectors/` (for
+    /// [`ConnectorEventKind::CredentialRebound`]: the instance name).
     pub file: String,
     /// Connector name and version the component declared, when it loaded.
     pub name: Option<String>,
@@ -148,7 +154,9 @@ pub struct ConnectorEvent {
     /// Who made the change, e.g. `alice via tf connector install` or
     /// `file owner uid 1000`.
     pub actor: String,
-    /// Why a refused component was refused.
+    /// Why a refused component was refused (for
+    /// [`ConnectorEventKind::CredentialRebound`]: what the credential was
+    /// rebound from and to).
     pub error: Option<String>,
 }
 

@@ -49,12 +49,18 @@ pub struct Route {
     /// The effective placement (instance override or descriptor default).
     pub placement: Placement,
     pub classifier: Arc<dyn Classifier>,
-    /// `None` when the instance has no credential configured.
+    /// `None` when the instance has no credential configured, or when it is
+    /// suspended.
     pub credential: Option<Arc<dyn Injector>>,
     /// The descriptor's read-only actions, indexed
     /// (`ReadOnlyIndex::new(&descriptor.actions)`): decides whether a
     /// request is audited write-ahead.
     pub read_only: ReadOnlyIndex,
+    /// The instance has a credential, but it was entered for another kind or
+    /// other domains (or in the old format): it is not injected until it is
+    /// entered again or confirmed (`tf connector add … --keep-credential`).
+    /// `credential` is then `None`.
+    pub credential_suspended: bool,
 }
 
 impl std::fmt::Debug for Route {
@@ -64,6 +70,7 @@ impl std::fmt::Debug for Route {
             .field("connector", &self.descriptor.name)
             .field("placement", &self.placement)
             .field("has_credential", &self.credential.is_some())
+            .field("credential_suspended", &self.credential_suspended)
             .finish()
     }
 }

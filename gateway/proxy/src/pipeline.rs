@@ -93,6 +93,8 @@ pub(crate) enum ProxyError {
     PermissionDenied(String),
     #[error("no credential is configured")]
     CredentialMissing,
+    #[error("the credential of connector instance {0} is suspended")]
+    CredentialSuspended(String),
     #[error(transparent)]
     Credential(InjectError),
     #[error("the write-ahead audit record was not committed: {0}")]
@@ -828,6 +830,9 @@ fn inject(route: &Route, headers: &mut HeaderMap) -> Result<(), ProxyError> {
     }
     match (&route.placement, &route.credential) {
         (Placement::None, _) => Ok(()),
+        (Placement::Header { .. } | Placement::Basic, _) if route.credential_suspended => {
+            Err(ProxyError::CredentialSuspended(route.instance.clone()))
+        }
         (Placement::Header { .. } | Placement::Basic, None) => Err(ProxyError::CredentialMissing),
         (Placement::Header { .. } | Placement::Basic, Some(injector)) => {
             injector.inject(headers).map_err(ProxyError::Credential)
@@ -963,6 +968,11 @@ fn respond(err: &ProxyError, ctx: &RequestCtx) -> Synthetic {
             StatusCode::FORBIDDEN,
             "credential_error",
             format!("Connector {connector} has no credential configured; add one to the vault for this connector."),
+        ),
+        ProxyError::CredentialSuspended(instance) => (
+            StatusCode::FORBIDDEN,
+            "credential_suspended",
+            format!("The credential of connector instance {instance} was entered for another connector kind or other domains than it serves now, so it is suspended; enter it again (`tf connector add KIND --name {instance} --token-env VAR`) or confirm it for the new ones (`tf connector add KIND --name {instance} --keep-credential`)."),
         ),
         ProxyError::Credential(e) => (
             StatusCode::FORBIDDEN,

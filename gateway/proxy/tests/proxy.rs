@@ -399,6 +399,7 @@ impl Harness {
                 placement: Placement::bearer(),
                 classifier,
                 credential: Some(Arc::new(BearerInjector)),
+                credential_suspended: false,
             })
         };
         let plain: Arc<dyn Classifier> = Arc::new(FnClassifier(classify_path));
@@ -432,6 +433,19 @@ impl Harness {
         snapshot.routes.insert(
             "refused.test".into(),
             route(false, Arc::new(FnClassifier(classify_path))),
+        );
+        // A credential entered for other domains: suspended, never injected.
+        snapshot.routes.insert(
+            "suspended.test".into(),
+            Arc::new(Route {
+                instance: "github".into(),
+                descriptor: descriptor(false),
+                placement: Placement::bearer(),
+                classifier: Arc::new(FnClassifier(classify_path)),
+                credential: None,
+                credential_suspended: true,
+                read_only: ReadOnlyIndex::new(&descriptor(false).actions),
+            }),
         );
         let rule = |action: &str, decision| Rule {
             gateway: "*".into(),
@@ -1960,4 +1974,25 @@ async fn a_mutation_whose_write_ahead_cannot_commit_is_refused_and_never_sent() 
         assert_eq!(e.phase, Some(Phase::Completed));
     }
     assert_eq!(entries[2].phase, None);
+}
+
+#[tokio::test]
+async fn a_suspended_credential_is_denied_with_the_fix() {
+    let h = Harness::start(1024).await;
+    let mut c = h
+        .tunnel("suspended.test:443", "suspended.test", &[b"http/1.1"])
+        .await;
+    let resp = c.get("suspended.test", "/allowed").await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let j = json(resp).await;
+    assert_eq!(j["reason"], "credential_suspended");
+    assert_eq!(j["error"]["code"], "credential_suspended");
+    let message = j["message"].as_str().unwrap();
+    assert!(message.contains("--keep-credential"), "{message}");
+    assert!(h.seen_paths().is_empty());
+    drop(c);
+    let entries = h.finish().await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].outcome, Outcome::Denied);
+    assert_eq!(entries[0].reason, "credential_suspended");
 }

@@ -162,7 +162,6 @@ impl Head {
     }
 }
 
-/// Entries are nearly every message and stay unboxed (no allocation per request).
 enum Msg {
     Entry(AuditEntry),
     /// An entry whose sender waits for its commit.

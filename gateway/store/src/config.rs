@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 use tf_core::ids::is_valid_name;
 use tf_core::{Placement, Rule};
 
-use crate::tables::{COMPONENTS, CONNECTORS, GATEWAYS, META, META_NEXT_RULE_ID, RULES, SECRETS};
+use crate::tables::{
+    COMPONENTS, CONNECTORS, CREDENTIALS, GATEWAYS, META, META_CREDENTIAL_SALT, META_NEXT_RULE_ID,
+    RULES, SECRETS,
+};
 use crate::{ReadError, Store, WriteError, decode, encode};
 
 /// A gateway identity agents authenticate as.
@@ -37,6 +40,23 @@ pub struct ConnectorInstance {
     pub domains: Vec<String>,
     pub placement: Option<Placement>,
     pub created_ms: u64,
+}
+
+/// What a stored credential was sealed for (the vault's binding, minus the
+/// instance name, which is the key), kept beside the sealed bytes so the
+/// snapshot builder can compare it with an instance's current kind and
+/// domains without decrypting. Also its salted digest, for recognizing the
+/// secret in an agent's environment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialMeta {
+    pub kind: String,
+    /// Lower-cased, sorted, deduplicated.
+    pub domains: Vec<String>,
+    pub port: u16,
+    /// Hex `SHA-256(salt || secret)` with the data dir's credential salt;
+    /// `None` until computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 /// What the gateway last loaded from one file of `<data>/connectors/`, and
@@ -185,17 +205,69 @@ impl Store {
         self.write(|tx| {
             let existed = tx.open_table(CONNECTORS)?.remove(name)?.is_some();
             tx.open_table(SECRETS)?.remove(name)?;
+            tx.open_table(CREDENTIALS)?.remove(name)?;
             Ok(existed)
         })
     }
 
     /// Stores the sealed credential of a connector instance (vault format;
-    /// opaque bytes here).
-    pub fn put_secret(&self, instance: &str, sealed: &[u8]) -> Result<(), WriteError> {
+    /// opaque bytes here) and what it was sealed for, in one transaction.
+    pub fn put_secret(
+        &self,
+        instance: &str,
+        sealed: &[u8],
+        meta: &CredentialMeta,
+    ) -> Result<(), WriteError> {
         check_name("connector instance", instance)?;
         self.write(|tx| {
             tx.open_table(SECRETS)?.insert(instance, sealed)?;
+            tx.open_table(CREDENTIALS)?
+                .insert(instance, encode(meta).as_slice())?;
             Ok(())
+        })
+    }
+
+    /// What the credential of `instance` was sealed for; `None` when it has
+    /// no credential or one stored before bindings existed.
+    pub fn credential_meta(&self, instance: &str) -> Result<Option<CredentialMeta>, ReadError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(CREDENTIALS)?;
+        table
+            .get(instance)?
+            .map(|v| decode("credential", instance, v.value()))
+            .transpose()
+    }
+
+    /// Records the salted digest of the credential of `instance`, when its
+    /// binding is known (a credential without one gets its digest when it
+    /// is rebound). Returns whether it was recorded.
+    pub fn set_credential_digest(&self, instance: &str, digest: &str) -> Result<bool, WriteError> {
+        self.write(|tx| {
+            let mut table = tx.open_table(CREDENTIALS)?;
+            let current: Option<CredentialMeta> = table
+                .get(instance)?
+                .map(|v| decode("credential", instance, v.value()))
+                .transpose()?;
+            let Some(mut meta) = current else {
+                return Ok(false);
+            };
+            meta.digest = Some(digest.to_owned());
+            table.insert(instance, encode(&meta).as_slice())?;
+            Ok(true)
+        })
+    }
+
+    /// The data dir's credential-digest salt (hex), created with `new_salt()`
+    /// on first use.
+    pub fn credential_salt(&self, new_salt: impl FnOnce() -> String) -> Result<String, WriteError> {
+        self.write(|tx| {
+            let mut meta = tx.open_table(META)?;
+            if let Some(v) = meta.get(META_CREDENTIAL_SALT)? {
+                return Ok(decode("meta", META_CREDENTIAL_SALT, v.value())?);
+            }
+            let salt = new_salt();
+            meta.insert(META_CREDENTIAL_SALT, encode(&salt).as_slice())?;
+            Ok(salt)
         })
     }
 
@@ -208,7 +280,10 @@ impl Store {
 
     /// Removes a sealed credential. Returns whether it existed.
     pub fn remove_secret(&self, instance: &str) -> Result<bool, WriteError> {
-        self.write(|tx| Ok(tx.open_table(SECRETS)?.remove(instance)?.is_some()))
+        self.write(|tx| {
+            tx.open_table(CREDENTIALS)?.remove(instance)?;
+            Ok(tx.open_table(SECRETS)?.remove(instance)?.is_some())
+        })
     }
 
     /// Adds a rule, or replaces (in place, keeping its position) the rule

@@ -28,14 +28,14 @@ pub use audit::{
     DEFAULT_CHECKPOINT_RECORDS, DEFAULT_COMMIT_DELAY, WriterOptions,
 };
 pub use checkpoint::{AuditPublicKey, AuditSigner, KeyError};
-pub use config::{ComponentRecord, ConnectorInstance, GatewayRecord};
+pub use config::{ComponentRecord, ConnectorInstance, CredentialMeta, GatewayRecord};
 pub use error::{
     CommitError, FlushError, OpenError, ReadError, ShutdownError, VerifyError, WriteError,
 };
 
 use tables::{
-    AUDIT, AUDIT_CHECKPOINTS, COMPONENTS, CONNECTORS, GATEWAYS, META, META_SCHEMA_VERSION, RULES,
-    SCHEMA_VERSION, SECRETS,
+    AUDIT, AUDIT_CHECKPOINTS, COMPONENTS, CONNECTORS, CREDENTIALS, GATEWAYS, META,
+    META_SCHEMA_VERSION, RULES, SCHEMA_VERSION, SECRETS,
 };
 
 /// The first bytes of every redb file.
@@ -102,7 +102,7 @@ impl Store {
         {
             let init = |e: TableError| OpenError::Init(e.into());
             let mut meta = tx.open_table(META).map_err(init)?;
-            for def in [GATEWAYS, CONNECTORS, SECRETS, COMPONENTS] {
+            for def in [GATEWAYS, CONNECTORS, SECRETS, CREDENTIALS, COMPONENTS] {
                 tx.open_table(def).map_err(init)?;
             }
             tx.open_table(RULES).map_err(init)?;

@@ -14,6 +14,9 @@ pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta
 pub(crate) const META_SCHEMA_VERSION: &str = "schema_version";
 pub(crate) const META_NEXT_RULE_ID: &str = "next_rule_id";
 pub(crate) const META_AUDIT_HEAD: &str = "audit_head";
+/// Hex of the random per-data-dir salt of credential digests
+/// ([`crate::CredentialMeta::digest`]).
+pub(crate) const META_CREDENTIAL_SALT: &str = "credential_salt";
 
 /// Gateway name → [`crate::GatewayRecord`] JSON.
 pub(crate) const GATEWAYS: TableDefinition<&str, &[u8]> = TableDefinition::new("gateways");
@@ -28,6 +31,12 @@ pub(crate) const COMPONENTS: TableDefinition<&str, &[u8]> = TableDefinition::new
 
 /// Connector instance name → sealed credential (vault format, opaque here).
 pub(crate) const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("secrets");
+
+/// Connector instance name → [`crate::CredentialMeta`] JSON: what the
+/// sealed credential in [`SECRETS`] was bound to (kind, domains, port), so a
+/// snapshot can tell a suspended credential without decrypting it, and its
+/// salted digest. Absent for credentials stored before bindings existed.
+pub(crate) const CREDENTIALS: TableDefinition<&str, &[u8]> = TableDefinition::new("credentials");
 
 /// Insertion id → [`tf_core::Rule`] JSON. Ids only grow, so iteration order
 /// is insertion order.

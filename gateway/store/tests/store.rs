@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tf_core::audit::GENESIS_HASH;
 use tf_core::{AuditEntry, AuditRecord, AuditSink, Decision, Outcome, Placement, RequestId, Rule};
-use tf_store::{ConnectorInstance, OpenError, Store, VerifyError, WriteError};
+use tf_store::{ConnectorInstance, CredentialMeta, OpenError, Store, VerifyError, WriteError};
 
 fn open_file(path: &Path) -> File {
     OpenOptions::new()
@@ -96,14 +96,37 @@ fn config_round_trips() {
         Err(WriteError::InvalidDomain(_))
     ));
 
-    store.put_secret("github", b"sealed-bytes").unwrap();
+    let meta = CredentialMeta {
+        kind: "github".into(),
+        domains: vec!["api.github.com".into()],
+        port: 443,
+        digest: None,
+    };
+    store.put_secret("github", b"sealed-bytes", &meta).unwrap();
     assert_eq!(
         store.secret("github").unwrap().as_deref(),
         Some(&b"sealed-bytes"[..])
     );
+    assert_eq!(store.credential_meta("github").unwrap(), Some(meta.clone()));
+    assert!(store.set_credential_digest("github", "ab12").unwrap());
+    assert_eq!(
+        store
+            .credential_meta("github")
+            .unwrap()
+            .unwrap()
+            .digest
+            .as_deref(),
+        Some("ab12")
+    );
+    assert!(!store.set_credential_digest("nope", "ab12").unwrap());
     assert!(store.remove_secret("github").unwrap());
     assert_eq!(store.secret("github").unwrap(), None);
-    store.put_secret("github", b"sealed-again").unwrap();
+    assert_eq!(store.credential_meta("github").unwrap(), None);
+    store.put_secret("github", b"sealed-again", &meta).unwrap();
+    // The salt is created once and then kept.
+    let salt = store.credential_salt(|| "5a17".into()).unwrap();
+    assert_eq!(salt, "5a17");
+    assert_eq!(store.credential_salt(|| "other".into()).unwrap(), "5a17");
 
     store
         .set_rule(&rule("Bot", "github", "github.pr.*", Decision::Allow))
@@ -113,6 +136,7 @@ fn config_round_trips() {
     assert!(!store.remove_connector("github").unwrap());
     assert_eq!(store.connector("github").unwrap(), None);
     assert_eq!(store.secret("github").unwrap(), None);
+    assert_eq!(store.credential_meta("github").unwrap(), None);
     assert_eq!(store.rules().unwrap().len(), 1);
 
     // Everything survives a reopen.

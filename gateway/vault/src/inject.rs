@@ -8,7 +8,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use tf_core::{InjectError, Injector, Placement};
 use zeroize::Zeroizing;
 
-use crate::Vault;
+use crate::{Binding, Vault};
 
 /// The marker replaced by the secret in a header template.
 const SECRET_MARKER: &[u8] = b"{secret}";
@@ -16,24 +16,24 @@ const SECRET_MARKER: &[u8] = b"{secret}";
 /// Injects one connector instance's sealed credential.
 struct CredentialInjector {
     vault: Arc<Vault>,
-    instance: String,
+    binding: Binding,
     sealed: Vec<u8>,
     placement: Placement,
 }
 
 impl Vault {
-    /// An injector for connector instance `instance` whose credential is
-    /// `sealed`, written per `placement`. Decryption happens on every
-    /// `inject`, into a zeroizing buffer.
+    /// An injector for the credential `sealed` for `binding`, written per
+    /// `placement`. Decryption happens on every `inject`, into a zeroizing
+    /// buffer; a credential sealed for another binding never opens.
     pub fn injector(
         self: &Arc<Self>,
-        instance: &str,
+        binding: &Binding,
         sealed: Vec<u8>,
         placement: Placement,
     ) -> Arc<dyn Injector> {
         Arc::new(CredentialInjector {
             vault: Arc::clone(self),
-            instance: instance.to_owned(),
+            binding: binding.clone(),
             sealed,
             placement,
         })
@@ -79,8 +79,8 @@ impl Injector for CredentialInjector {
             HeaderName::from_bytes(name.as_bytes()).map_err(|_| InjectError::InvalidHeader)?;
         let secret = self
             .vault
-            .open(&self.instance, &self.sealed)
-            .map_err(|_| InjectError::Decrypt(self.instance.clone()))?;
+            .open(&self.binding, &self.sealed)
+            .map_err(|_| InjectError::Decrypt(self.binding.instance().to_owned()))?;
         let value = match &self.placement {
             Placement::None => return Ok(()),
             Placement::Header { template, .. } => fill_template(template, &secret),

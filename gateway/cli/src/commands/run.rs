@@ -7,7 +7,9 @@ use anyhow::{Context, anyhow};
 use rustix::process::{Pid, Signal, kill_process};
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::agent_env::{AgentEnvInput, InstanceRef, agent_env};
+use crate::agent_env::{
+    AgentEnvInput, EnvChange, InstanceRef, SecretDigests, agent_env, filter_user_env,
+};
 use crate::args::RunArgs;
 use crate::backend::{Backend, running};
 use crate::datadir::{CA_BUNDLE, CA_PEM, DataDir, PYTHON_HOOKS};
@@ -84,6 +86,37 @@ async fn run_child(
     let ca_bundle = dd.file_path(CA_BUNDLE);
     let ca_pem = dd.file_path(CA_PEM);
     let python_hooks = dd.file_path(PYTHON_HOOKS);
+    let digests = backend.credential_digests().await?;
+    let salt = hex::decode(&digests.salt)
+        .map_err(|_| anyhow!("the gateway sent a credential salt that is not hex"))?;
+    let secrets = SecretDigests::new(
+        salt,
+        digests
+            .credentials
+            .iter()
+            .map(|c| (c.instance.as_str(), c.sha256.as_str())),
+    );
+    let (user_env, changes) = filter_user_env(
+        std::env::vars_os(),
+        &secrets,
+        &args.keep_env,
+        tf_vault::placeholder,
+    );
+    for change in &changes {
+        match change {
+            EnvChange::Kept(var) => tracing::warn!(
+                "--keep-env {var}: the agent gets {var} unchanged although it is one of the gateway's own variables or holds a vault secret"
+            ),
+            EnvChange::Removed(var) => {
+                tracing::debug!(%var, "gateway variable not passed to the agent")
+            }
+            EnvChange::Replaced { var, instance } => tracing::info!(
+                %var,
+                %instance,
+                "the agent sees this variable as the instance's placeholder: its value is a secret in the vault"
+            ),
+        }
+    }
     let pythonpath = std::env::var_os("PYTHONPATH");
     let env = agent_env(
         &AgentEnvInput {
@@ -105,6 +138,8 @@ async fn run_child(
         .ok_or_else(|| anyhow!("no command given; use `tf run --name NAME -- CMD…`"))?;
     let mut child = tokio::process::Command::new(program)
         .args(rest)
+        .env_clear()
+        .envs(user_env)
         .envs(env)
         .spawn()
         .with_context(|| format!("cannot run {:?}; is it installed and on PATH?", program))?;

@@ -181,7 +181,7 @@ fn event_entry(event: ConnectorEvent) -> AuditEntry {
 
 impl Service {
     /// Records an administrative event durably, and logs it.
-    fn record_event(&self, event: ConnectorEvent) {
+    pub(super) fn record_event(&self, event: ConnectorEvent) {
         match event.kind {
             ConnectorEventKind::Refused => tracing::warn!(
                 file = %event.file,

@@ -25,6 +25,20 @@ fn kind(name: &str, domains: &[&str]) -> Kind {
 }
 
 fn service(dir: &tempfile::TempDir) -> Service {
+    let kinds = [
+        ("github".to_owned(), kind("github", &["api.github.com"])),
+        ("generic".to_owned(), kind("generic", &[])),
+    ]
+    .into_iter()
+    .collect();
+    service_with(dir, kinds, tf_vault::MasterKey::generate())
+}
+
+fn service_with(
+    dir: &tempfile::TempDir,
+    kinds: BTreeMap<String, Kind>,
+    key: tf_vault::MasterKey,
+) -> Service {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -33,13 +47,7 @@ fn service(dir: &tempfile::TempDir) -> Service {
         .open(dir.path().join("t.redb"))
         .unwrap();
     let store = Store::open(file).unwrap();
-    let kinds = [
-        ("github".to_owned(), kind("github", &["api.github.com"])),
-        ("generic".to_owned(), kind("generic", &[])),
-    ]
-    .into_iter()
-    .collect();
-    let vault = Arc::new(Vault::new(tf_vault::MasterKey::generate()));
+    let vault = Arc::new(Vault::new(key));
     Service::new(
         None,
         None,
@@ -59,6 +67,8 @@ fn add(kind: &str, name: Option<&str>, domains: &[&str], token: Option<&str>) ->
         domains: domains.iter().map(|d| (*d).to_owned()).collect(),
         token: token.map(tf_admin::api::Secret::new),
         placement: None,
+        keep_credential: false,
+        actor: None,
     }
 }
 
@@ -197,4 +207,159 @@ fn rules_and_gateways_apply_at_once() {
     assert_eq!(status.gateways, ["Bot"]);
     assert_eq!(status.audit_records, 0);
     assert!(s.verify_audit().unwrap().ok);
+}
+
+fn injected(s: &Service, host: &str) -> Option<String> {
+    let snap = s.snapshot().load_full();
+    let route = snap.route(host)?;
+    let mut headers = http::HeaderMap::new();
+    route.credential.as_ref()?.inject(&mut headers).ok()?;
+    Some(headers["authorization"].to_str().unwrap().to_owned())
+}
+
+#[test]
+fn a_credential_does_not_follow_a_new_kind_or_domains_unless_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = service(&dir);
+    s.add_connector(add("github", None, &[], Some("ghp_secret")))
+        .unwrap();
+    assert_eq!(
+        injected(&s, "api.github.com").as_deref(),
+        Some("Bearer ghp_secret")
+    );
+
+    // The attack: same instance, another kind and domain, no token.
+    let err = s
+        .add_connector(add("generic", Some("github"), &["attacker.example"], None))
+        .unwrap_err();
+    let ControlError::Conflict(message) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(message.contains("--keep-credential"), "{message}");
+    assert!(message.contains("Nothing was changed"), "{message}");
+    assert!(!message.contains("ghp_secret"));
+    // Nothing changed.
+    let stored = s.store().connector("github").unwrap().unwrap();
+    assert_eq!(stored.kind, "github");
+    assert!(stored.domains.is_empty());
+    assert!(s.snapshot().load().route("attacker.example").is_none());
+    assert_eq!(
+        injected(&s, "api.github.com").as_deref(),
+        Some("Bearer ghp_secret")
+    );
+    // Only the domains changing is refused too.
+    assert!(matches!(
+        s.add_connector(add(
+            "github",
+            None,
+            &["api.github.com", "attacker.example"],
+            None
+        )),
+        Err(ControlError::Conflict(_))
+    ));
+    // Re-adding it unchanged keeps the credential.
+    let info = s.add_connector(add("github", None, &[], None)).unwrap();
+    assert!(info.credential_set && !info.credential_suspended);
+
+    // Confirmed: rebound and audited.
+    let before = s.store().audit_count().unwrap();
+    let mut confirm = add("generic", Some("github"), &["attacker.example"], None);
+    confirm.keep_credential = true;
+    confirm.actor = Some("alice via test".into());
+    let info = s.add_connector(confirm).unwrap();
+    assert!(info.credential_set && !info.credential_suspended);
+    assert_eq!(
+        injected(&s, "attacker.example").as_deref(),
+        Some("Bearer ghp_secret")
+    );
+    let records = s.store().audit_after(before, 10).unwrap();
+    assert_eq!(records.len(), 1);
+    let event = records[0].entry.event.as_ref().unwrap();
+    assert_eq!(event.kind, tf_core::ConnectorEventKind::CredentialRebound);
+    assert_eq!(event.actor, "alice via test");
+    let what = event.error.as_deref().unwrap();
+    assert!(
+        what.contains("api.github.com") && what.contains("attacker.example"),
+        "{what}"
+    );
+    assert!(!format!("{:?}", records[0]).contains("ghp_secret"));
+
+    // A new secret may go anywhere.
+    s.add_connector(add("github", None, &[], Some("ghp_new")))
+        .unwrap();
+    assert_eq!(
+        injected(&s, "api.github.com").as_deref(),
+        Some("Bearer ghp_new")
+    );
+
+    // Digests: salted, of the secret, and never the secret.
+    let digests = s.credential_digests().unwrap();
+    let salt = hex::decode(&digests.salt).unwrap();
+    assert_eq!(salt.len(), 32);
+    assert_eq!(digests.credentials.len(), 1);
+    assert_eq!(digests.credentials[0].instance, "github");
+    assert_eq!(
+        digests.credentials[0].sha256,
+        hex::encode(tf_vault::salted_digest(&salt, b"ghp_new"))
+    );
+    assert!(!format!("{digests:?}").contains("ghp_new"));
+    assert_eq!(s.credential_digests().unwrap(), digests, "the salt is kept");
+}
+
+#[test]
+fn a_connector_whose_domains_change_suspends_its_instances_credential() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = tf_vault::MasterKey::generate();
+    let kinds = |domains: &[&str]| -> BTreeMap<String, Kind> {
+        [("github".to_owned(), kind("github", domains))]
+            .into_iter()
+            .collect()
+    };
+    let s = service_with(&dir, kinds(&["api.github.com"]), key.clone());
+    s.add_connector(add("github", None, &[], Some("ghp_secret")))
+        .unwrap();
+    drop(s);
+
+    // The connector now also claims another domain (as a hot-loaded
+    // component replacing it would): the instance, which has no --domains
+    // of its own, serves it too, so its credential is suspended.
+    let s = service_with(
+        &dir,
+        kinds(&["api.github.com", "evil.example"]),
+        key.clone(),
+    );
+    let snap = s.snapshot().load_full();
+    for host in ["api.github.com", "evil.example"] {
+        let route = snap.route(host).unwrap();
+        assert!(route.credential.is_none(), "{host}");
+        assert!(route.credential_suspended, "{host}");
+    }
+    let list = s.connectors().unwrap();
+    assert!(list.connectors[0].credential_set);
+    assert!(list.connectors[0].credential_suspended);
+    // Re-adding it as it is does not lift the suspension silently.
+    assert!(matches!(
+        s.add_connector(add("github", None, &[], None)),
+        Err(ControlError::Conflict(_))
+    ));
+    // Confirming does.
+    let mut confirm = add("github", None, &[], None);
+    confirm.keep_credential = true;
+    let info = s.add_connector(confirm).unwrap();
+    assert!(!info.credential_suspended);
+    assert_eq!(
+        injected(&s, "evil.example").as_deref(),
+        Some("Bearer ghp_secret")
+    );
+    drop(s);
+
+    // Back to the original domains: suspended again until confirmed.
+    let s = service_with(&dir, kinds(&["api.github.com"]), key);
+    assert!(
+        s.snapshot()
+            .load()
+            .route("api.github.com")
+            .unwrap()
+            .credential_suspended
+    );
 }

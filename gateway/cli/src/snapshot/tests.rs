@@ -96,9 +96,11 @@ fn builds_routes_gateways_and_permissions() {
             rules: vec![rule("Bot", "github", "github.pr.*", Decision::Allow)],
             warn_missing_kinds: true,
         },
-        |i, _p| {
-            Ok((i.name == "hooks")
-                .then(|| Arc::new(MarkInjector(i.name.clone())) as Arc<dyn Injector>))
+        |i, _p, _d| {
+            Ok(match i.name.as_str() {
+                "hooks" => Credential::Ready(Arc::new(MarkInjector(i.name.clone()))),
+                _ => Credential::None,
+            })
         },
     )
     .unwrap();
@@ -110,6 +112,7 @@ fn builds_routes_gateways_and_permissions() {
     assert_eq!(gh.instance, "github");
     assert_eq!(gh.placement, Placement::bearer());
     assert!(gh.credential.is_none());
+    assert!(!gh.credential_suspended);
 
     let hooks = snap.route("hooks.example.com").unwrap();
     assert_eq!(hooks.instance, "hooks");
@@ -151,7 +154,7 @@ fn refuses_double_claims_bad_rules_and_credential_errors() {
         instance("github", "github", &[], None),
         instance("other", "generic", &["API.github.com"], None),
     ];
-    let err = build(input(&twice, vec![]), |_, _| Ok(None)).unwrap_err();
+    let err = build(input(&twice, vec![]), |_, _, _| Ok(Credential::None)).unwrap_err();
     assert!(format!("{err:#}").contains("claimed by both"), "{err:#}");
 
     let one = [instance("github", "github", &[], None)];
@@ -160,12 +163,15 @@ fn refuses_double_claims_bad_rules_and_credential_errors() {
             &one,
             vec![rule("Bot", "github", "bad pattern", Decision::Allow)],
         ),
-        |_, _| Ok(None),
+        |_, _, _| Ok(Credential::None),
     )
     .unwrap_err();
     assert!(format!("{err:#}").contains("rule"), "{err:#}");
 
-    let err = build(input(&one, vec![]), |_, _| anyhow::bail!("cannot decrypt")).unwrap_err();
+    let err = build(input(&one, vec![]), |_, _, _| {
+        anyhow::bail!("cannot decrypt")
+    })
+    .unwrap_err();
     assert!(format!("{err:#}").contains("cannot decrypt"), "{err:#}");
 }
 
@@ -185,4 +191,99 @@ fn effective_values_fall_back_to_the_descriptor() {
         effective_placement(Some(&Placement::Basic), &k.descriptor),
         Placement::Basic
     );
+}
+
+#[test]
+fn suspended_credentials_route_without_an_injector() {
+    let kinds = kinds();
+    let instances = [
+        instance("github", "github", &[], None),
+        instance("hooks", "generic", &["hooks.example"], None),
+    ];
+    let mut seen = Vec::new();
+    let snap = build(
+        SnapshotInput {
+            version: 1,
+            gateways: vec![],
+            instances: &instances,
+            kinds: &kinds,
+            rules: vec![],
+            warn_missing_kinds: true,
+        },
+        |i, _p, domains| {
+            seen.push((i.name.clone(), domains.to_vec()));
+            Ok(match i.name.as_str() {
+                "github" => Credential::Suspended,
+                _ => Credential::Ready(Arc::new(MarkInjector(i.name.clone()))),
+            })
+        },
+    )
+    .unwrap();
+    // The callback sees the domains the instance serves now.
+    assert_eq!(
+        seen,
+        [
+            ("github".to_owned(), vec!["api.github.com".to_owned()]),
+            ("hooks".to_owned(), vec!["hooks.example".to_owned()]),
+        ]
+    );
+    let gh = snap.route("api.github.com").unwrap();
+    assert!(gh.credential.is_none());
+    assert!(gh.credential_suspended);
+    let hooks = snap.route("hooks.example").unwrap();
+    assert!(hooks.credential.is_some());
+    assert!(!hooks.credential_suspended);
+}
+
+#[test]
+fn a_credential_serves_only_the_binding_it_was_sealed_for() {
+    let vault = tf_vault::Vault::new(tf_vault::MasterKey::generate());
+    let sealed_for = current_binding("gh", "github", &["api.github.com".into()]);
+    let sealed = vault.seal(&sealed_for, b"secret");
+    let meta = meta_of(&sealed_for, None);
+    let doms = |d: &[&str]| d.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let cases: &[(&str, tf_vault::Binding, bool)] = &[
+        ("unchanged", sealed_for.clone(), true),
+        (
+            "same domains, other case and order",
+            current_binding("gh", "github", &doms(&["API.github.com", "api.github.com"])),
+            true,
+        ),
+        (
+            "kind changed",
+            current_binding("gh", "generic", &doms(&["api.github.com"])),
+            false,
+        ),
+        (
+            "a component changed the domains",
+            current_binding(
+                "gh",
+                "github",
+                &doms(&["api.github.com", "attacker.example"]),
+            ),
+            false,
+        ),
+        (
+            "domains replaced",
+            current_binding("gh", "github", &doms(&["attacker.example"])),
+            false,
+        ),
+    ];
+    for (name, current, serves) in cases {
+        assert_eq!(
+            credential_serves(current, Some(&meta), &sealed),
+            *serves,
+            "{name}"
+        );
+    }
+    // No record of the binding (stored before bindings existed): suspended.
+    assert!(!credential_serves(&sealed_for, None, &sealed));
+    // A version-1 blob is suspended even with a matching record.
+    let mut v1 = sealed.clone();
+    v1[0] = 1;
+    assert!(!credential_serves(&sealed_for, Some(&meta), &v1));
+    // Another port: suspended.
+    let mut other_port = meta.clone();
+    other_port.port = 8443;
+    assert!(!credential_serves(&sealed_for, Some(&other_port), &sealed));
 }
