@@ -263,6 +263,18 @@ impl Proxy {
 
         let (parts, body) = req.into_parts();
         let mut headers = parts.headers;
+        // A transfer coding other than `chunked` (`gzip, chunked`) would hide
+        // the body from the connector while an upstream could still undo it.
+        if headers
+            .get_all(header::TRANSFER_ENCODING)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+            .any(|c| !c.trim_ascii().eq_ignore_ascii_case(b"chunked"))
+        {
+            return Err(ProxyError::BadRequest(
+                "it uses a transfer coding other than chunked",
+            ));
+        }
         strip_hop_by_hop(&mut headers);
         contain(&route, &mut headers, target.uri.query())?;
         let (request, body) = self

@@ -592,6 +592,14 @@ impl Harness {
     /// reaches the proxy exactly as spelled) through a fresh tunnel to
     /// `host`; returns the status and body of the answer.
     async fn raw(&self, host: &str, method: &str, target: &str, extra: &str) -> (u16, String) {
+        let head = format!(
+            "{method} {target} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\ncontent-length: 0\r\n{extra}\r\n"
+        );
+        self.raw_bytes(host, &head).await
+    }
+
+    /// A request written byte for byte through a fresh tunnel to `host`.
+    async fn raw_bytes(&self, host: &str, request: &str) -> (u16, String) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let io = self
             .connect(&format!("{host}:443"), Some(("Bot", TOKEN)))
@@ -602,11 +610,8 @@ impl Harness {
             .connect(ServerName::try_from(host.to_owned()).unwrap(), io)
             .await
             .expect("TLS handshake with the gateway failed");
-        let head = format!(
-            "{method} {target} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\ncontent-length: 0\r\n{extra}\r\n"
-        );
         let answer = tokio::time::timeout(BOUND, async {
-            tls.write_all(head.as_bytes()).await.unwrap();
+            tls.write_all(request.as_bytes()).await.unwrap();
             let mut buf = Vec::new();
             // The proxy closes after answering (`connection: close`); a
             // reset after the last byte still leaves the answer in `buf`.
@@ -1995,4 +2000,22 @@ async fn a_suspended_credential_is_denied_with_the_fix() {
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].outcome, Outcome::Denied);
     assert_eq!(entries[0].reason, "credential_suspended");
+}
+
+#[tokio::test]
+async fn a_transfer_coding_other_than_chunked_is_refused() {
+    let h = Harness::start(1024).await;
+    for (host, te) in [
+        ("body.test", "gzip, chunked"),
+        ("api.test", "deflate,chunked"),
+    ] {
+        let req = format!(
+            "POST /upload HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\ntransfer-encoding: {te}\r\n\r\n2\r\n{{}}\r\n0\r\n\r\n"
+        );
+        let (status, body) = h.raw_bytes(host, &req).await;
+        assert_eq!(status, 400, "{te}: {body}");
+        assert!(body.contains("transfer coding"), "{body}");
+    }
+    assert!(h.seen_paths().is_empty());
+    h.finish().await;
 }
