@@ -1214,7 +1214,7 @@ async fn the_agents_credential_headers_never_reach_the_api() {
         assert_eq!(resp.status(), StatusCode::OK);
         let _ = text(resp).await;
     }
-    let seen = h.seen.lock().unwrap();
+    let seen = h.seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 2);
     for s in seen.iter() {
         let auth: Vec<_> = s.headers.get_all("authorization").iter().collect();
@@ -1235,7 +1235,6 @@ async fn the_agents_credential_headers_never_reach_the_api() {
         assert_eq!(s.headers["x-other"], "kept");
         assert!(!format!("{:?}", s.headers).contains("tf-placeholder-"));
     }
-    drop(seen);
     h.finish().await;
 }
 
@@ -1317,7 +1316,7 @@ async fn a_placeholder_where_it_would_not_be_replaced_is_refused() {
         let j = json(resp).await;
         assert_eq!(j["reason"], "placeholder_misuse", "{what}: {j}");
     }
-    let seen = h.seen.lock().unwrap();
+    let seen = h.seen.lock().unwrap().clone();
     assert!(
         seen.iter().all(
             |s| !String::from_utf8_lossy(&s.body).contains("tf-placeholder-")
@@ -1325,7 +1324,6 @@ async fn a_placeholder_where_it_would_not_be_replaced_is_refused() {
         ),
         "a placeholder reached the upstream"
     );
-    drop(seen);
     let entries = h.finish().await;
     assert_eq!(
         entries
