@@ -41,8 +41,11 @@ pub(crate) const MAX_BATCH: usize = 1024;
 /// commits (PostgreSQL's `commit_delay`). Each durable commit costs an fsync
 /// and CPU on the machine serving requests; gathering for a few milliseconds
 /// turns a commit per request into one commit per batch. A flush or shutdown
-/// request ends the wait at once, so neither waits for it; a crash (not a
-/// clean shutdown) can lose at most this much more than the queue in flight.
+/// request ends the wait at once, so neither waits for it, and so does a
+/// durable (write-ahead) entry, whose request is held until it commits: those
+/// group by arriving during the previous commit instead. A crash (not a clean
+/// shutdown) can lose at most this much more than the queue in flight, and
+/// never a durable entry that was acknowledged.
 pub const DEFAULT_COMMIT_DELAY: Duration = Duration::from_millis(5);
 /// Entries kept in memory while commits keep failing; past this the oldest
 /// are dropped (and logged at error level).
@@ -641,10 +644,17 @@ fn writer_loop(store: &Store, rx: &mpsc::Receiver<Msg>, options: WriterOptions) 
             }
         }
         // Gather for `commit_delay` unless someone already waits (flush,
-        // shutdown). Sleeping rather than receiving keeps senders from waking
-        // this thread once per request; a flush or shutdown that arrives
-        // meanwhile waits at most the delay.
-        if !stopping && acks.is_empty() && !pending.is_empty() && !commit_delay.is_zero() {
+        // shutdown, or a request holding its mutation until its write-ahead
+        // record is durable). Sleeping rather than receiving keeps senders
+        // from waking this thread once per request; a flush or shutdown that
+        // arrives meanwhile waits at most the delay. Waiters are grouped
+        // anyway: whatever queues during one commit's fsync goes into the next.
+        if !stopping
+            && acks.is_empty()
+            && durable.is_empty()
+            && !pending.is_empty()
+            && !commit_delay.is_zero()
+        {
             std::thread::sleep(commit_delay);
         }
         // Group: take whatever else is queued, up to a batch (all of it when

@@ -62,11 +62,15 @@ async fn walk(
     backend: &Backend,
     mut each: impl FnMut(Item) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
+    // Walk up to the head as of now: a gateway under load appends faster
+    // than a reader pages, so "until an empty page" might never end.
+    let end = backend.status().await?.audit_records;
     let mut after = 0u64;
     let mut cp_after = 0u64;
     let mut cps: VecDeque<Checkpoint> = VecDeque::new();
-    loop {
-        let page = backend.audit(after, PAGE).await?.records;
+    while after < end {
+        let mut page = backend.audit(after, PAGE).await?.records;
+        page.retain(|r| r.seq <= end);
         let Some(last) = page.last().map(|r| r.seq) else {
             break;
         };
@@ -95,7 +99,7 @@ async fn walk(
             }
         }
     }
-    for cp in cps {
+    for cp in cps.into_iter().filter(|c| c.seq <= after) {
         each(Item::Checkpoint(cp))?;
     }
     Ok(())
