@@ -748,6 +748,14 @@ async fn no_plaintext_secret_in_the_data_dir_logs_or_audit() {
         "{}",
         verify.stdout
     );
+    // The audit policy is visible.
+    assert!(
+        verify.stdout.contains(
+            "audit:      write-ahead for mutations (durable before forwarding), read-only recorded on completion"
+        ),
+        "{}",
+        verify.stdout
+    );
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

@@ -898,7 +898,9 @@ fn decorate(headers: &mut HeaderMap, audit: &AuditEntry) {
 }
 
 /// The one mapping from pipeline errors to responses. Every variant is
-/// placed on purpose; none forwards (the last two come after forwarding).
+/// placed on purpose. All but two mean the request was refused or nothing
+/// was sent; `Upstream` and `UpstreamTimeout` report a failure after it may
+/// have been written (`502`/`504`, recorded as forwarded).
 fn respond(err: &ProxyError, ctx: &RequestCtx) -> Synthetic {
     let a = &ctx.audit;
     let gateway = a.gateway.as_deref().unwrap_or("?");

@@ -92,6 +92,9 @@ impl Recorder {
         ahead.forwarded = true;
         ahead.phase = Some(Phase::WriteAhead);
         ahead.latency_us = latency;
+        // A body read for classification is counted already; a streamed one
+        // is not sent yet (the completion record has the total).
+        ahead.bytes_up = self.bytes_up.load(Ordering::Relaxed);
         ahead
     }
 
