@@ -178,6 +178,9 @@ enum Msg {
 /// The non-blocking [`AuditSink`]: queues entries for the writer thread.
 pub struct AuditWriter {
     tx: mpsc::Sender<Msg>,
+    /// The writer thread, unparked by a durable entry so that it does not
+    /// sit out the rest of a commit delay another entry started.
+    writer: std::thread::Thread,
 }
 
 impl std::fmt::Debug for AuditWriter {
@@ -204,7 +207,9 @@ impl AuditSink for AuditWriter {
                 "audit record not written: the audit writer has shut down"
             );
             done(Err(AuditUnavailable::WriterGone));
+            return;
         }
+        self.writer.unpark();
     }
 }
 
@@ -327,7 +332,10 @@ impl Store {
             .spawn(move || writer_loop(&store, &rx, options))
             .expect("spawning the audit writer thread");
         (
-            Arc::new(AuditWriter { tx: tx.clone() }),
+            Arc::new(AuditWriter {
+                tx: tx.clone(),
+                writer: thread.thread().clone(),
+            }),
             AuditHandle {
                 tx,
                 thread: Some(thread),
@@ -655,7 +663,10 @@ fn writer_loop(store: &Store, rx: &mpsc::Receiver<Msg>, options: WriterOptions) 
             && !pending.is_empty()
             && !commit_delay.is_zero()
         {
-            std::thread::sleep(commit_delay);
+            // Parked rather than asleep: a durable entry (whose request
+            // waits for it) unparks the thread and ends the delay early; a
+            // spurious or stale wake-up only commits sooner.
+            std::thread::park_timeout(commit_delay);
         }
         // Group: take whatever else is queued, up to a batch (all of it when
         // stopping, so shutdown drains the queue).
