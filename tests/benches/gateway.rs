@@ -31,8 +31,8 @@ use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use rustls::ClientConfig;
-use rustls_pki_types::{CertificateDer, ServerName, pem::PemObject};
-use tf_e2e::{Gateway, MockUpstream, TestCa, UpstreamOptions};
+use rustls_pki_types::ServerName;
+use tf_e2e::{Gateway, MockUpstream, TestCa, UpstreamOptions, tls_client_config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -85,21 +85,6 @@ fn arg(name: &str, default: u64) -> u64 {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn client_config(ca_pem: &[u8]) -> Arc<ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(ca_pem) {
-        roots.add(cert.expect("CA PEM")).expect("add root");
-    }
-    let mut cfg =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Arc::new(cfg)
 }
 
 /// Opens a keep-alive HTTP/1.1-over-TLS connection for `path`.
@@ -270,18 +255,7 @@ async fn main() {
         .start()
         .await;
     // `tf run` hands the agent its proxy URL; read the credentials from there.
-    let env = g
-        .run_agent("Bench", &["sh", "-c", "printf %s \"$HTTPS_PROXY\""])
-        .await
-        .ok();
-    let creds = env
-        .stdout
-        .trim()
-        .strip_prefix("http://")
-        .and_then(|r| r.split_once('@'))
-        .map(|(c, _)| c.to_owned())
-        .expect("proxy URL with credentials");
-    let creds = percent_decode(&creds);
+    let creds = g.proxy_credentials("Bench").await;
     let gateway_ca = std::fs::read(g.data_dir().join("ca.pem")).expect("gateway CA");
     let (tunnel, _relay) = plain_tunnel(up.addr).await;
     let setup = Setup {
@@ -289,8 +263,8 @@ async fn main() {
         tunnel,
         gateway: g.proxy_addr(),
         proxy_auth: base64::engine::general_purpose::STANDARD.encode(creds.as_bytes()),
-        upstream_tls: client_config(ca.cert_pem.as_bytes()),
-        gateway_tls: client_config(&gateway_ca),
+        upstream_tls: tls_client_config(ca.cert_pem.as_bytes()),
+        gateway_tls: tls_client_config(&gateway_ca),
     };
 
     // Latency: one keep-alive connection per path, interleaved rounds.
@@ -395,25 +369,4 @@ async fn main() {
     let audit = g.tf(&["status"]).await;
     println!("\n{}", audit.stdout.trim());
     g.stop().await;
-}
-
-/// Decodes the `%XX` escapes `tf run` puts in the proxy URL's user part.
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = (b[i] == b'%').then(|| s.get(i + 1..i + 3)).flatten();
-        match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-            Some(v) => {
-                out.push(v);
-                i += 3;
-            }
-            None => {
-                out.push(b[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).expect("utf-8 credentials")
 }

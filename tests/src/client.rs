@@ -27,27 +27,32 @@ pub struct ProxyClient {
 
 /// Why a request through the gateway did not complete (expected once the
 /// gateway is killed).
+/// An HTTP/1.1 TLS client config that trusts only the CAs in `ca_pem`.
+pub fn tls_client_config(ca_pem: &[u8]) -> Arc<ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem) {
+        roots.add(cert.expect("CA PEM")).expect("add root");
+    }
+    let mut cfg =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(cfg)
+}
+
 pub type ClientError = Box<dyn std::error::Error + Send + Sync>;
 
 impl ProxyClient {
     /// `credentials` is `user:password` as `tf run` puts it in `HTTPS_PROXY`
     /// (percent-decoded); `gateway_ca_pem` is the data dir's `ca.pem`.
     pub fn new(proxy: SocketAddr, credentials: &str, gateway_ca_pem: &[u8]) -> Self {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(gateway_ca_pem) {
-            roots.add(cert.expect("CA PEM")).expect("add root");
-        }
-        let mut cfg =
-            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .expect("versions")
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
         Self {
             proxy,
             auth: base64::engine::general_purpose::STANDARD.encode(credentials.as_bytes()),
-            tls: Arc::new(cfg),
+            tls: tls_client_config(gateway_ca_pem),
         }
     }
 

@@ -9,7 +9,7 @@ mod client;
 mod gateway;
 mod upstream;
 
-pub use client::{ClientError, ProxyClient, request};
+pub use client::{ClientError, ProxyClient, request, tls_client_config};
 pub use gateway::{Gateway, GatewayBuilder, TfOutput, tf_bin};
 pub use upstream::{MockUpstream, Seen, TestCa, UpstreamOptions};
 
