@@ -7,7 +7,8 @@
 //! [`Control`] method on the blocking pool. It never returns a secret: secrets
 //! only come in (`POST /v1/connectors`).
 //!
-//! Routes (all require `Authorization: Bearer <admin token>`):
+//! Routes ([`routes`], the one list the router and the [`client`] share;
+//! all require `Authorization: Bearer <admin token>`):
 //! `GET /v1/status`, `GET|POST /v1/connectors`, `DELETE /v1/connectors/{name}`,
 //! `GET|POST|DELETE /v1/permissions`, `POST /v1/gateways`,
 //! `GET /v1/audit?after=SEQ&limit=N`, `GET /v1/audit/verify`,
@@ -19,7 +20,9 @@
 //! the data dir (the CLI, which never sends the token over TCP).
 
 pub mod api;
+pub mod client;
 pub mod control;
+pub mod routes;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -29,7 +32,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::on;
 use axum::{Json, Router};
 use tf_core::Rule;
 
@@ -266,33 +269,43 @@ async fn ca_pem(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError
     Ok(([(header::CONTENT_TYPE, "application/x-pem-file")], pem))
 }
 
+/// Mounts `handler` at `route` (method and path from [`routes`]).
+fn mount<H, T>(router: Router<AppState>, route: routes::Route, handler: H) -> Router<AppState>
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    router.route(route.path, on(route.filter(), handler))
+}
+
 /// The admin API router, every route behind the bearer `token`.
 pub fn router(control: Arc<dyn Control>, token: impl Into<Arc<str>>) -> Router {
     let state = AppState {
         control,
         token: token.into(),
     };
-    Router::new()
-        .route("/v1/status", get(status))
-        .route("/v1/connectors", get(list_connectors).post(add_connector))
-        .route("/v1/connectors/{name}", delete(remove_connector))
-        .route(
-            "/v1/components",
-            post(install_component)
-                .layer(axum::extract::DefaultBodyLimit::max(MAX_COMPONENT_UPLOAD)),
-        )
-        .route("/v1/components/{name}", delete(uninstall_component))
-        .route(
-            "/v1/permissions",
-            get(list_rules).post(set_rule).delete(remove_rule),
-        )
-        .route("/v1/gateways", post(ensure_gateway))
-        .route("/v1/audit", get(audit))
-        .route("/v1/audit/verify", get(verify))
-        .route("/v1/audit/checkpoints", get(checkpoints))
-        .route("/v1/audit/checkpoint", post(checkpoint_now))
-        .route("/v1/ca.pem", get(ca_pem))
-        .route("/v1/credentials/digests", get(credential_digests))
+    let router = Router::new();
+    let router = mount(router, routes::STATUS, status);
+    let router = mount(router, routes::LIST_CONNECTORS, list_connectors);
+    let router = mount(router, routes::ADD_CONNECTOR, add_connector);
+    let router = mount(router, routes::REMOVE_CONNECTOR, remove_connector);
+    let router = router.route(
+        routes::INSTALL_COMPONENT.path,
+        on(routes::INSTALL_COMPONENT.filter(), install_component)
+            .layer(axum::extract::DefaultBodyLimit::max(MAX_COMPONENT_UPLOAD)),
+    );
+    let router = mount(router, routes::UNINSTALL_COMPONENT, uninstall_component);
+    let router = mount(router, routes::LIST_RULES, list_rules);
+    let router = mount(router, routes::SET_RULE, set_rule);
+    let router = mount(router, routes::REMOVE_RULE, remove_rule);
+    let router = mount(router, routes::ENSURE_GATEWAY, ensure_gateway);
+    let router = mount(router, routes::AUDIT, audit);
+    let router = mount(router, routes::VERIFY_AUDIT, verify);
+    let router = mount(router, routes::CHECKPOINTS, checkpoints);
+    let router = mount(router, routes::CHECKPOINT_NOW, checkpoint_now);
+    let router = mount(router, routes::CA_PEM, ca_pem);
+    let router = mount(router, routes::CREDENTIAL_DIGESTS, credential_digests);
+    router
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .with_state(state)
 }

@@ -379,3 +379,99 @@ async fn serves_on_a_unix_socket() {
     tx.send(()).unwrap();
     task.await.unwrap().unwrap();
 }
+
+/// What one typed client call came back with: served (by the handler, even
+/// if the fake refused), or not routed at all.
+fn served<T>(what: &str, result: Result<T, client::ClientError>) {
+    match result {
+        Ok(_) | Err(client::ClientError::Refused { .. }) => {}
+        Err(e) => panic!("{what}: {e:?}"),
+    }
+}
+
+#[tokio::test]
+async fn every_route_the_client_calls_is_served_by_the_router() {
+    let tmp = tempfile::tempdir().unwrap();
+    let socket = tmp.path().join("admin.sock");
+    let listener = tokio::net::UnixListener::bind(&socket).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (router, _) = app();
+    let server = tokio::spawn(serve(listener, router, async {
+        let _ = stopped.await;
+    }));
+    let c = client::AdminClient::new(socket.clone(), TOKEN.into());
+    let rule = Rule {
+        gateway: "Bot".into(),
+        connector: "github".into(),
+        action: "github.pr.*".into(),
+        decision: Decision::Allow,
+    };
+    let key = RuleKey {
+        gateway: "Bot".into(),
+        connector: "github".into(),
+        action: "github.pr.*".into(),
+    };
+    let add = AddConnector {
+        kind: "github".into(),
+        name: None,
+        domains: vec![],
+        token: Some(Secret::new("s")),
+        placement: None,
+        keep_credential: false,
+        actor: None,
+    };
+    let calls = async {
+        assert!(c.answers(std::time::Duration::from_secs(5)).await);
+        served("status", c.status().await);
+        served("connectors", c.connectors().await);
+        served("add_connector", c.add_connector(&add).await);
+        served("remove_connector", c.remove_connector("a b/c").await);
+        served(
+            "install_component",
+            c.install_component(b"\0asm".to_vec(), "me", true).await,
+        );
+        served(
+            "uninstall_component",
+            c.uninstall_component("acme", "me").await,
+        );
+        served("set_rule", c.set_rule(&rule).await);
+        served("rules", c.rules().await);
+        served("remove_rule", c.remove_rule(&key).await);
+        served("ensure_gateway", c.ensure_gateway("Bot").await);
+        served("audit", c.audit(3, 7).await);
+        served("verify_audit", c.verify_audit().await);
+        served("checkpoints", c.checkpoints(0, 10).await);
+        served("checkpoint_now", c.checkpoint_now().await);
+        served("ca_pem", c.ca_pem().await);
+        served("credential_digests", c.credential_digests().await);
+        // The fake's refusals come back typed, with the API's code.
+        match c.audit(3, 7).await {
+            Err(client::ClientError::Refused {
+                status,
+                code,
+                message,
+            }) => {
+                assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+                assert_eq!(code, "internal");
+                assert_eq!(message, "after=3 limit=7");
+            }
+            other => panic!("{other:?}"),
+        }
+        let wrong = client::AdminClient::new(socket.clone(), "wrong".into());
+        assert!(!wrong.answers(std::time::Duration::from_secs(5)).await);
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), calls)
+        .await
+        .expect("the admin API answers within 30 s");
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
+
+#[test]
+fn every_route_is_listed_once() {
+    let mut seen = std::collections::BTreeSet::new();
+    for r in &routes::ALL {
+        assert!(seen.insert((r.method.to_string(), r.path)), "{r:?} twice");
+        assert!(r.path.starts_with("/v1/"), "{r:?}");
+    }
+}

@@ -13,8 +13,8 @@ use cap_std::fs::Dir;
 use tf_connector_host::{Host, HostConfig, fixtures, metadata};
 
 use crate::args::{ConnectorBuildArgs, ConnectorNewArgs, ConnectorTestArgs};
-use crate::datadir;
 use crate::scaffold;
+use tf_runtime::datadir;
 
 /// The SDK next to this tf's sources (used when `--sdk` is not given).
 const BUILT_WITH_SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../sdk");

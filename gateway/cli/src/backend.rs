@@ -8,15 +8,13 @@ use std::time::Duration;
 use anyhow::anyhow;
 use tf_admin::api::{
     AddConnector, AuditPage, CheckpointPage, ComponentInfo, ConnectorInfo, ConnectorList,
-    CredentialDigests, EnsureGateway, GatewayToken, LatestCheckpoint, RuleKey, RuleList, Status,
-    Verification,
+    CredentialDigests, GatewayToken, LatestCheckpoint, RuleKey, RuleList, Status, Verification,
 };
+use tf_admin::client::AdminClient;
 use tf_admin::{Control, ControlError};
 use tf_core::Rule;
-
-use crate::client::{AdminClient, segment};
-use crate::datadir::{ADMIN_SOCK, DataDir, RuntimeInfo};
-use crate::service::Service;
+use tf_runtime::Service;
+use tf_runtime::datadir::{ADMIN_SOCK, DataDir, RuntimeInfo};
 
 /// How long a running gateway gets to answer before we treat it as gone.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -46,7 +44,7 @@ pub(crate) async fn running(dd: &DataDir) -> anyhow::Result<Option<(AdminClient,
         tracing::debug!("the admin socket does not answer; no gateway serves this data dir");
         return Ok(None);
     }
-    let status: Status = client.get("/v1/status").await?;
+    let status: Status = client.status().await?;
     let addr = |a: Option<&String>, what: &str| -> anyhow::Result<std::net::SocketAddr> {
         a.and_then(|a| a.parse().ok())
             .ok_or_else(|| anyhow!("the running gateway reports no {what} address"))
@@ -87,7 +85,7 @@ impl Backend {
         if let Some((client, runtime)) = running(dd).await? {
             return Ok(Backend::Remote { client, runtime });
         }
-        let service = crate::gateway::open_local(dd)?;
+        let service = tf_runtime::open_local(dd)?;
         Ok(Backend::Local(service))
     }
 
@@ -97,14 +95,14 @@ impl Backend {
 
     pub(crate) async fn status(&self) -> anyhow::Result<Status> {
         match self {
-            Backend::Remote { client, .. } => client.get("/v1/status").await,
+            Backend::Remote { client, .. } => Ok(client.status().await?),
             Backend::Local(s) => local(s, |s| s.status()).await,
         }
     }
 
     pub(crate) async fn connectors(&self) -> anyhow::Result<ConnectorList> {
         match self {
-            Backend::Remote { client, .. } => client.get("/v1/connectors").await,
+            Backend::Remote { client, .. } => Ok(client.connectors().await?),
             Backend::Local(s) => local(s, |s| s.connectors()).await,
         }
     }
@@ -114,18 +112,14 @@ impl Backend {
         request: AddConnector,
     ) -> anyhow::Result<ConnectorInfo> {
         match self {
-            Backend::Remote { client, .. } => client.post("/v1/connectors", &request).await,
+            Backend::Remote { client, .. } => Ok(client.add_connector(&request).await?),
             Backend::Local(s) => local(s, move |s| s.add_connector(request)).await,
         }
     }
 
     pub(crate) async fn remove_connector(&self, name: &str) -> anyhow::Result<()> {
         match self {
-            Backend::Remote { client, .. } => {
-                client
-                    .delete::<()>(&format!("/v1/connectors/{}", segment(name)), None)
-                    .await
-            }
+            Backend::Remote { client, .. } => Ok(client.remove_connector(name).await?),
             Backend::Local(s) => {
                 let name = name.to_owned();
                 local(s, move |s| s.remove_connector(&name)).await
@@ -142,11 +136,7 @@ impl Backend {
     ) -> anyhow::Result<ComponentInfo> {
         match self {
             Backend::Remote { client, .. } => {
-                let path = format!(
-                    "/v1/components?actor={}&take_over={take_over}",
-                    segment(actor)
-                );
-                client.post_bytes(&path, wasm).await
+                Ok(client.install_component(wasm, actor, take_over).await?)
             }
             Backend::Local(s) => {
                 let actor = actor.to_owned();
@@ -157,10 +147,7 @@ impl Backend {
 
     pub(crate) async fn uninstall_component(&self, name: &str, actor: &str) -> anyhow::Result<()> {
         match self {
-            Backend::Remote { client, .. } => {
-                let path = format!("/v1/components/{}?actor={}", segment(name), segment(actor));
-                client.delete::<()>(&path, None).await
-            }
+            Backend::Remote { client, .. } => Ok(client.uninstall_component(name, actor).await?),
             Backend::Local(s) => {
                 let (name, actor) = (name.to_owned(), actor.to_owned());
                 local(s, move |s| s.uninstall_component(&name, &actor)).await
@@ -170,37 +157,28 @@ impl Backend {
 
     pub(crate) async fn rules(&self) -> anyhow::Result<RuleList> {
         match self {
-            Backend::Remote { client, .. } => client.get("/v1/permissions").await,
+            Backend::Remote { client, .. } => Ok(client.rules().await?),
             Backend::Local(s) => local(s, |s| s.rules()).await,
         }
     }
 
     pub(crate) async fn set_rule(&self, rule: Rule) -> anyhow::Result<()> {
         match self {
-            Backend::Remote { client, .. } => client.post::<_, ()>("/v1/permissions", &rule).await,
+            Backend::Remote { client, .. } => Ok(client.set_rule(&rule).await?),
             Backend::Local(s) => local(s, move |s| s.set_rule(rule)).await,
         }
     }
 
     pub(crate) async fn remove_rule(&self, key: RuleKey) -> anyhow::Result<()> {
         match self {
-            Backend::Remote { client, .. } => client.delete("/v1/permissions", Some(&key)).await,
+            Backend::Remote { client, .. } => Ok(client.remove_rule(&key).await?),
             Backend::Local(s) => local(s, move |s| s.remove_rule(&key)).await,
         }
     }
 
     pub(crate) async fn ensure_gateway(&self, name: &str) -> anyhow::Result<GatewayToken> {
         match self {
-            Backend::Remote { client, .. } => {
-                client
-                    .post(
-                        "/v1/gateways",
-                        &EnsureGateway {
-                            name: name.to_owned(),
-                        },
-                    )
-                    .await
-            }
+            Backend::Remote { client, .. } => Ok(client.ensure_gateway(name).await?),
             Backend::Local(s) => {
                 let name = name.to_owned();
                 local(s, move |s| s.ensure_gateway(&name)).await
@@ -210,11 +188,7 @@ impl Backend {
 
     pub(crate) async fn audit(&self, after: u64, limit: usize) -> anyhow::Result<AuditPage> {
         match self {
-            Backend::Remote { client, .. } => {
-                client
-                    .get(&format!("/v1/audit?after={after}&limit={limit}"))
-                    .await
-            }
+            Backend::Remote { client, .. } => Ok(client.audit(after, limit).await?),
             Backend::Local(s) => local(s, move |s| s.audit(after, limit)).await,
         }
     }
@@ -225,13 +199,7 @@ impl Backend {
         limit: usize,
     ) -> anyhow::Result<CheckpointPage> {
         match self {
-            Backend::Remote { client, .. } => {
-                client
-                    .get(&format!(
-                        "/v1/audit/checkpoints?after={after}&limit={limit}"
-                    ))
-                    .await
-            }
+            Backend::Remote { client, .. } => Ok(client.checkpoints(after, limit).await?),
             Backend::Local(s) => local(s, move |s| s.audit_checkpoints(after, limit)).await,
         }
     }
@@ -239,7 +207,7 @@ impl Backend {
     /// Signs the chain head now; the newest checkpoint.
     pub(crate) async fn checkpoint_now(&self) -> anyhow::Result<LatestCheckpoint> {
         match self {
-            Backend::Remote { client, .. } => client.post("/v1/audit/checkpoint", &()).await,
+            Backend::Remote { client, .. } => Ok(client.checkpoint_now().await?),
             Backend::Local(s) => local(s, |s| s.audit_checkpoint()).await,
         }
     }
@@ -247,14 +215,14 @@ impl Backend {
     /// The salt and salted digests of the vault's secrets (never the secrets).
     pub(crate) async fn credential_digests(&self) -> anyhow::Result<CredentialDigests> {
         match self {
-            Backend::Remote { client, .. } => client.get("/v1/credentials/digests").await,
+            Backend::Remote { client, .. } => Ok(client.credential_digests().await?),
             Backend::Local(s) => local(s, |s| s.credential_digests()).await,
         }
     }
 
     pub(crate) async fn verify_audit(&self) -> anyhow::Result<Verification> {
         match self {
-            Backend::Remote { client, .. } => client.get("/v1/audit/verify").await,
+            Backend::Remote { client, .. } => Ok(client.verify_audit().await?),
             Backend::Local(s) => local(s, |s| s.verify_audit()).await,
         }
     }

@@ -12,12 +12,12 @@ use tf_admin::api::{AddConnector, RuleKey, Secret};
 use tf_core::{AuditRecord, Decision, Placement, Rule};
 
 use crate::args::{
-    ConnectorAddArgs, ConnectorCommand, DecisionArg, LogsArgs, PermissionsCommand, RuleKeyArgs,
-    ServeArgs,
+    ConnectorAddArgs, ConnectorCommand, DecisionArg, LogsArgs, PermissionsCommand, ProxyFlags,
+    RuleKeyArgs, ServeArgs,
 };
 use crate::backend::{Backend, running};
-use crate::datadir::DataDir;
-use crate::gateway::{GatewayOptions, RunningGateway, terminate_signal};
+use tf_runtime::datadir::DataDir;
+use tf_runtime::{GatewayOptions, ProxyOptions, RunningGateway};
 
 pub(crate) fn init(dd: &DataDir) -> anyhow::Result<()> {
     let report = dd.init()?;
@@ -48,7 +48,7 @@ pub(crate) async fn serve(dd: &DataDir, args: ServeArgs) -> anyhow::Result<()> {
     let opts = GatewayOptions {
         listen: args.listen,
         admin_listen: args.admin_listen,
-        flags: args.proxy,
+        proxy: proxy_options(&args.proxy),
     };
     let gw = RunningGateway::start(dd, &opts).await?;
     out!("TameFlare gateway running");
@@ -58,7 +58,29 @@ pub(crate) async fn serve(dd: &DataDir, args: ServeArgs) -> anyhow::Result<()> {
     out!("run an agent behind it: tf run --name <agent> -- <cmd>");
     terminate_signal().await?;
     out!("shutting down");
-    gw.stop(dd).await
+    Ok(gw.stop(dd).await?)
+}
+
+/// The runtime's proxy options from the command line's proxy flags.
+pub(crate) fn proxy_options(flags: &ProxyFlags) -> ProxyOptions {
+    ProxyOptions {
+        connect_to: flags.connect_to.clone(),
+        upstream_ca: flags.upstream_ca.clone(),
+        allow_private_upstreams: flags.allow_private_upstreams,
+        max_connections: flags.max_connections,
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub(crate) async fn terminate_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+    Ok(())
 }
 
 fn read_secret(args: &ConnectorAddArgs) -> anyhow::Result<Option<Secret>> {
@@ -496,7 +518,7 @@ pub(crate) async fn status(dd: &DataDir) -> anyhow::Result<()> {
             out!("admin:      {} (dashboard)", runtime.admin);
             out!(
                 "socket:     {} (the CLI's admin API)",
-                dd.file_path(crate::datadir::ADMIN_SOCK).display()
+                dd.file_path(tf_runtime::datadir::ADMIN_SOCK).display()
             );
         }
         Backend::Local(_) => out!("gateway:    not running (start it with `tf serve`)"),

@@ -1,11 +1,12 @@
 //! The `tf` binary: the composition root of TameFlare.
 //!
-//! Owns the data dir (opened once as a capability, see `datadir`), wiring the
-//! store, connector host, vault, proxy and admin API together (`gateway`),
-//! the service layer behind the admin API (`service`), snapshot building
-//! (`snapshot`), command routing through a running gateway or directly
-//! (`backend`), and the commands. It is never imported by a library; errors
-//! are `anyhow` here only, and no secret is ever printed or logged.
+//! Owns the command line: argument parsing (`args`), command routing
+//! through a running gateway or directly on the data dir (`backend`), the
+//! commands and their output, the author's tools (`author`, `scaffold`) and
+//! the agent's environment (`agent_env`). The running gateway itself (data
+//! dir, service, snapshots, hot-loading) is `tf_runtime`'s. It is never
+//! imported by a library; errors are `anyhow` here only, and no secret is
+//! ever printed or logged.
 
 /// `println!` for command output that ends the process quietly when stdout
 /// is closed early (`tf logs | head`) instead of panicking.
@@ -26,19 +27,15 @@ mod agent_env;
 mod args;
 mod author;
 mod backend;
-mod client;
 mod commands;
-mod datadir;
-mod gateway;
 mod scaffold;
-mod service;
-mod snapshot;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use crate::args::{AuditCommand, Cli, Command, ConnectorCommand};
-use crate::datadir::DataDir;
+use tf_runtime::DataDir;
+use tf_runtime::datadir;
 
 fn init_logging(default: &str) {
     let filter = EnvFilter::try_from_env("TF_LOG").unwrap_or_else(|_| EnvFilter::new(default));

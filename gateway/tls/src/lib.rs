@@ -10,10 +10,12 @@
 mod ca;
 mod config;
 mod leaf;
+mod roots;
 
 pub use ca::{CaError, CaPem, CertificateAuthority};
 pub use config::{ConfigError, server_config, single_host_server_config, upstream_client_config};
 pub use leaf::{LeafResolver, MintError};
+pub use roots::ca_bundle_pem;
 
 /// ALPN protocols offered and accepted on both sides, in preference order.
 pub const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];

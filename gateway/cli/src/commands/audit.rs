@@ -18,7 +18,7 @@ use tf_store::AuditPublicKey;
 
 use crate::args::{AuditCommand, AuditExportArgs, AuditVerifyArgs, ExportFormat};
 use crate::backend::Backend;
-use crate::datadir::DataDir;
+use tf_runtime::datadir::DataDir;
 
 /// Records (and checkpoints) per page.
 const PAGE: usize = tf_admin::api::MAX_AUDIT_PAGE;

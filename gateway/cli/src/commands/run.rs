@@ -12,8 +12,8 @@ use crate::agent_env::{
 };
 use crate::args::RunArgs;
 use crate::backend::{Backend, running};
-use crate::datadir::{CA_BUNDLE, CA_PEM, DataDir, PYTHON_HOOKS};
-use crate::gateway::{GatewayOptions, RunningGateway};
+use tf_runtime::datadir::{CA_BUNDLE, CA_PEM, DataDir, PYTHON_HOOKS};
+use tf_runtime::{GatewayOptions, RunningGateway};
 
 /// The exit code of a finished child: its own, or 128+N when killed by signal N.
 pub(crate) fn exit_code(status: ExitStatus) -> i32 {
@@ -50,7 +50,7 @@ pub(crate) async fn run(dd: &DataDir, args: RunArgs) -> anyhow::Result<i32> {
             let opts = GatewayOptions {
                 listen: ([127, 0, 0, 1], 0).into(),
                 admin_listen: ([127, 0, 0, 1], 0).into(),
-                flags: args.proxy.clone(),
+                proxy: crate::commands::proxy_options(&args.proxy),
             };
             let gw = RunningGateway::start(dd, &opts).await?;
             let proxy = gw.proxy;

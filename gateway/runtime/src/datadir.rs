@@ -6,88 +6,145 @@ use std::io::{ErrorKind, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, anyhow, bail};
-use base64::Engine as _;
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, DirBuilder, DirBuilderExt, OpenOptions, OpenOptionsExt};
 use serde::{Deserialize, Serialize};
 
-pub(crate) const STORE: &str = "tameflare.redb";
-pub(crate) const CA_PEM: &str = "ca.pem";
-pub(crate) const CA_KEY: &str = "ca.key";
-pub(crate) const MASTER_KEY: &str = "master.key";
-pub(crate) const ADMIN_TOKEN: &str = "admin.token";
+pub const STORE: &str = "tameflare.redb";
+pub const CA_PEM: &str = "ca.pem";
+pub const CA_KEY: &str = "ca.key";
+pub const MASTER_KEY: &str = "master.key";
+pub const ADMIN_TOKEN: &str = "admin.token";
 /// The Ed25519 key (PKCS#8 DER, 0600) the audit writer signs checkpoints
 /// with. Kept beside, never inside, the database.
-pub(crate) const AUDIT_KEY: &str = "audit-signing.key";
+pub const AUDIT_KEY: &str = "audit-signing.key";
 /// Its public key (64 hex characters, 0644), for `tf audit verify`.
-pub(crate) const AUDIT_PUB: &str = "audit-signing.pub";
-pub(crate) const RUNTIME: &str = "runtime.json";
+pub const AUDIT_PUB: &str = "audit-signing.pub";
+pub const RUNTIME: &str = "runtime.json";
 /// The admin API's Unix socket for the CLI (0600, inside the 0700 data dir).
-pub(crate) const ADMIN_SOCK: &str = "admin.sock";
-pub(crate) const CA_BUNDLE: &str = "ca-bundle.pem";
-pub(crate) const CONNECTORS: &str = "connectors";
-pub(crate) const CACHE: &str = "cache";
+pub const ADMIN_SOCK: &str = "admin.sock";
+pub const CA_BUNDLE: &str = "ca-bundle.pem";
+pub const CONNECTORS: &str = "connectors";
+pub const CACHE: &str = "cache";
 /// Python start-up hook for agents (see `python/sitecustomize.py`).
-pub(crate) const PYTHON_HOOKS: &str = "python";
+pub const PYTHON_HOOKS: &str = "python";
 const SITECUSTOMIZE: &str = include_str!("python/sitecustomize.py");
 
 /// The env var that supplies the master key instead of `master.key`.
-pub(crate) const MASTER_KEY_ENV: &str = "TF_MASTER_KEY";
+pub const MASTER_KEY_ENV: &str = "TF_MASTER_KEY";
 
 /// `runtime.json`, written while a gateway serves this data dir.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct RuntimeInfo {
-    pub(crate) pid: u32,
-    pub(crate) proxy: SocketAddr,
-    pub(crate) admin: SocketAddr,
-    pub(crate) version: String,
+pub struct RuntimeInfo {
+    pub pid: u32,
+    pub proxy: SocketAddr,
+    pub admin: SocketAddr,
+    pub version: String,
 }
 
 /// What `init` created (for its report).
 #[derive(Debug, Default)]
-pub(crate) struct InitReport {
-    pub(crate) created: Vec<&'static str>,
+pub struct InitReport {
+    pub created: Vec<&'static str>,
 }
 
 /// The open data dir.
 #[derive(Debug)]
-pub(crate) struct DataDir {
+pub struct DataDir {
     path: PathBuf,
     dir: Dir,
 }
 
+/// Why a data dir file could not be used. Messages name the file and, where
+/// the operator can act, what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum DataDirError {
+    #[error("HOME is not set; pass --data-dir DIR or set TF_DATA_DIR")]
+    NoHome,
+    /// A file system operation on `path` failed.
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot generate the local CA")]
+    GenerateCa(#[source] tf_tls::CaError),
+    #[error(
+        "the CA in {} cannot be loaded; restore ca.pem/ca.key, or remove both and run `tf init`",
+        dir.display()
+    )]
+    LoadCa {
+        dir: PathBuf,
+        #[source]
+        source: tf_tls::CaError,
+    },
+    #[error(
+        "{} has only one of ca.pem and ca.key; restore the missing file, or remove both to create a new CA (agents must then trust the new one)",
+        dir.display()
+    )]
+    HalfCa { dir: PathBuf },
+    #[error("cannot generate the audit signing key")]
+    GenerateAuditKey(#[source] tf_store::KeyError),
+    #[error(
+        "{} has audit-signing.pub but not audit-signing.key; restore the key, or remove the .pub to create a new key pair (checkpoints signed by the old key then verify only with the old public key)",
+        dir.display()
+    )]
+    HalfAuditKey { dir: PathBuf },
+    /// A key file does not parse.
+    #[error("{} is malformed{hint}", path.display())]
+    MalformedKey {
+        path: PathBuf,
+        hint: &'static str,
+        #[source]
+        source: Option<tf_store::KeyError>,
+    },
+    #[error("TF_MASTER_KEY {0}")]
+    MasterKeyEnv(&'static str),
+    #[error("cannot encode runtime.json")]
+    Runtime(#[source] serde_json::Error),
+}
+
 /// The data dir path: the flag/env value, else `~/.tameflare`.
-pub(crate) fn resolve(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+pub fn resolve(flag: Option<PathBuf>) -> Result<PathBuf, DataDirError> {
     if let Some(p) = flag {
         return Ok(p);
     }
     let home = std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
-        .ok_or_else(|| anyhow!("HOME is not set; pass --data-dir DIR or set TF_DATA_DIR"))?;
+        .ok_or(DataDirError::NoHome)?;
     Ok(PathBuf::from(home).join(".tameflare"))
 }
 
-pub(crate) fn random_hex(bytes: usize) -> String {
+/// Adds the action and path to an I/O error.
+fn io(
+    action: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> DataDirError {
+    let path = path.into();
+    move |source| DataDirError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+pub fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::fill(&mut buf[..]);
     hex::encode(buf)
 }
 
 /// A fresh random token (admin API, gateway proxy password).
-pub(crate) fn new_token() -> String {
+pub fn new_token() -> String {
     random_hex(32)
 }
 
 /// Writes `name` in `dir` whole: a temp file beside it (`.NAME.tmp`,
 /// created with `mode`, synced), renamed over the old one, so no reader
 /// ever sees it half-written.
-pub(crate) fn replace_file(
-    dir: &Dir,
-    name: &str,
-    contents: &[u8],
-    mode: u32,
-) -> std::io::Result<()> {
+pub fn replace_file(dir: &Dir, name: &str, contents: &[u8], mode: u32) -> std::io::Result<()> {
     let tmp = format!(".{name}.tmp");
     match dir.remove_file(&tmp) {
         Ok(()) => {}
@@ -105,30 +162,30 @@ pub(crate) fn replace_file(
 
 impl DataDir {
     /// Creates the directory (0700) if missing, then opens it once.
-    pub(crate) fn open(path: &Path) -> anyhow::Result<Self> {
+    pub fn open(path: &Path) -> Result<Self, DataDirError> {
         if !path.exists() {
             let mut builder = std::fs::DirBuilder::new();
             builder.recursive(true);
             std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
             builder
                 .create(path)
-                .with_context(|| format!("cannot create the data dir {}", path.display()))?;
+                .map_err(io("create the data dir", path))?;
         }
         let path = path
             .canonicalize()
-            .with_context(|| format!("cannot resolve the data dir {}", path.display()))?;
+            .map_err(io("resolve the data dir", path))?;
         let dir = Dir::open_ambient_dir(&path, ambient_authority())
-            .with_context(|| format!("cannot open the data dir {}", path.display()))?;
+            .map_err(io("open the data dir", &path))?;
         Ok(Self { path, dir })
     }
 
     /// The absolute path of the data dir.
-    pub(crate) fn path(&self) -> &Path {
+    pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// The absolute path of one of the fixed files (for agents' env vars).
-    pub(crate) fn file_path(&self, fixed_name: &'static str) -> PathBuf {
+    pub fn file_path(&self, fixed_name: &'static str) -> PathBuf {
         self.path.join(fixed_name)
     }
 
@@ -136,45 +193,48 @@ impl DataDir {
         self.dir.exists(name)
     }
 
-    fn ensure_subdir(&self, name: &'static str, report: &mut InitReport) -> anyhow::Result<()> {
+    fn ensure_subdir(
+        &self,
+        name: &'static str,
+        report: &mut InitReport,
+    ) -> Result<(), DataDirError> {
         if !self.dir.is_dir(name) {
             let mut b = DirBuilder::new();
             b.mode(0o700);
             self.dir
                 .create_dir_with(name, &b)
-                .with_context(|| format!("cannot create {}/{name}", self.path.display()))?;
+                .map_err(io("create", self.path.join(name)))?;
             report.created.push(name);
         }
         Ok(())
     }
 
     /// Writes a new file with `mode`; fails if it exists.
-    fn write_new(&self, name: &str, contents: &[u8], mode: u32) -> anyhow::Result<()> {
+    fn write_new(&self, name: &str, contents: &[u8], mode: u32) -> Result<(), DataDirError> {
         let mut opts = OpenOptions::new();
         opts.write(true).create_new(true).mode(mode);
         let mut f = self
             .dir
             .open_with(name, &opts)
-            .with_context(|| format!("cannot create {}/{name}", self.path.display()))?;
+            .map_err(io("create", self.path.join(name)))?;
         f.write_all(contents)
             .and_then(|()| f.sync_all())
-            .with_context(|| format!("cannot write {}/{name}", self.path.display()))
+            .map_err(io("write", self.path.join(name)))
     }
 
     /// Replaces a file atomically (temp file, then rename).
-    fn write_atomic(&self, name: &str, contents: &[u8], mode: u32) -> anyhow::Result<()> {
-        replace_file(&self.dir, name, contents, mode)
-            .with_context(|| format!("cannot replace {}/{name}", self.path.display()))
+    fn write_atomic(&self, name: &str, contents: &[u8], mode: u32) -> Result<(), DataDirError> {
+        replace_file(&self.dir, name, contents, mode).map_err(io("replace", self.path.join(name)))
     }
 
-    fn read_string(&self, name: &str) -> anyhow::Result<String> {
+    fn read_string(&self, name: &str) -> Result<String, DataDirError> {
         self.dir
             .read_to_string(name)
-            .with_context(|| format!("cannot read {}/{name}", self.path.display()))
+            .map_err(io("read", self.path.join(name)))
     }
 
     /// Creates whatever is missing. Idempotent.
-    pub(crate) fn init(&self) -> anyhow::Result<InitReport> {
+    pub fn init(&self) -> Result<InitReport, DataDirError> {
         let mut report = InitReport::default();
         self.ensure_subdir(CONNECTORS, &mut report)?;
         self.ensure_subdir(CACHE, &mut report)?;
@@ -187,16 +247,17 @@ impl DataDir {
             (true, true) => {}
             (false, false) => {
                 let (_ca, pem) = tf_tls::CertificateAuthority::generate("TameFlare Local CA")
-                    .context("cannot generate the local CA")?;
+                    .map_err(DataDirError::GenerateCa)?;
                 self.write_new(CA_KEY, pem.key_pem.as_bytes(), 0o600)?;
                 self.write_new(CA_PEM, pem.cert_pem.as_bytes(), 0o644)?;
                 report.created.extend([CA_PEM, CA_KEY]);
                 new_ca = true;
             }
-            (true, false) | (false, true) => bail!(
-                "{} has only one of ca.pem and ca.key; restore the missing file, or remove both to create a new CA (agents must then trust the new one)",
-                self.path.display()
-            ),
+            (true, false) | (false, true) => {
+                return Err(DataDirError::HalfCa {
+                    dir: self.path.clone(),
+                });
+            }
         }
 
         if std::env::var_os(MASTER_KEY_ENV).is_none() && !self.exists(MASTER_KEY) {
@@ -209,9 +270,9 @@ impl DataDir {
             (true, true) => {}
             (false, false) => {
                 let pkcs8 = tf_store::AuditSigner::generate_pkcs8()
-                    .context("cannot generate the audit signing key")?;
+                    .map_err(DataDirError::GenerateAuditKey)?;
                 let signer = tf_store::AuditSigner::from_pkcs8(&pkcs8)
-                    .context("cannot load the audit signing key just generated")?;
+                    .map_err(DataDirError::GenerateAuditKey)?;
                 self.write_new(AUDIT_KEY, &pkcs8, 0o600)?;
                 let public = format!("{}\n", signer.public_key().to_text());
                 self.write_new(AUDIT_PUB, public.as_bytes(), 0o644)?;
@@ -224,10 +285,11 @@ impl DataDir {
                 self.write_new(AUDIT_PUB, public.as_bytes(), 0o644)?;
                 report.created.push(AUDIT_PUB);
             }
-            (false, true) => bail!(
-                "{} has audit-signing.pub but not audit-signing.key; restore the key, or remove the .pub to create a new key pair (checkpoints signed by the old key then verify only with the old public key)",
-                self.path.display()
-            ),
+            (false, true) => {
+                return Err(DataDirError::HalfAuditKey {
+                    dir: self.path.clone(),
+                });
+            }
         }
 
         if !self.exists(ADMIN_TOKEN) {
@@ -237,7 +299,7 @@ impl DataDir {
 
         if new_ca || !self.exists(CA_BUNDLE) {
             let ca = self.read_string(CA_PEM)?;
-            self.write_atomic(CA_BUNDLE, ca_bundle(&ca).as_bytes(), 0o644)?;
+            self.write_atomic(CA_BUNDLE, tf_tls::ca_bundle_pem(&ca).as_bytes(), 0o644)?;
             report.created.push(CA_BUNDLE);
         }
 
@@ -250,114 +312,108 @@ impl DataDir {
     }
 
     /// Keeps `python/sitecustomize.py` equal to the one this `tf` ships.
-    fn write_python_hook(&self) -> anyhow::Result<()> {
+    fn write_python_hook(&self) -> Result<(), DataDirError> {
         let dir = self
             .dir
             .open_dir(PYTHON_HOOKS)
-            .with_context(|| format!("cannot open {}/{PYTHON_HOOKS}", self.path.display()))?;
+            .map_err(io("open", self.path.join(PYTHON_HOOKS)))?;
         if dir
             .read_to_string("sitecustomize.py")
             .is_ok_and(|s| s == SITECUSTOMIZE)
         {
             return Ok(());
         }
-        let tmp = ".sitecustomize.py.tmp";
-        let _ = dir.remove_file(tmp);
-        let mut opts = OpenOptions::new();
-        opts.write(true).create_new(true).mode(0o644);
-        let mut f = dir.open_with(tmp, &opts)?;
-        f.write_all(SITECUSTOMIZE.as_bytes())?;
-        f.sync_all()?;
-        dir.rename(tmp, &dir, "sitecustomize.py").with_context(|| {
-            format!(
-                "cannot write {}/{PYTHON_HOOKS}/sitecustomize.py",
-                self.path.display()
-            )
-        })
+        replace_file(&dir, "sitecustomize.py", SITECUSTOMIZE.as_bytes(), 0o644).map_err(io(
+            "write",
+            self.path.join(PYTHON_HOOKS).join("sitecustomize.py"),
+        ))
     }
 
     /// The CA and its certificate PEM.
-    pub(crate) fn ca(&self) -> anyhow::Result<(tf_tls::CertificateAuthority, String)> {
+    pub fn ca(&self) -> Result<(tf_tls::CertificateAuthority, String), DataDirError> {
         let cert = self.read_string(CA_PEM)?;
         let key = self.read_string(CA_KEY)?;
-        let ca = tf_tls::CertificateAuthority::from_pem(cert.as_bytes(), key.as_bytes())
-            .with_context(|| {
-                format!(
-                    "the CA in {} cannot be loaded; restore ca.pem/ca.key, or remove both and run `tf init`",
-                    self.path.display()
-                )
-            })?;
+        let ca = tf_tls::CertificateAuthority::from_pem(cert.as_bytes(), key.as_bytes()).map_err(
+            |source| DataDirError::LoadCa {
+                dir: self.path.clone(),
+                source,
+            },
+        )?;
         Ok((ca, cert))
     }
 
     /// The master key: `TF_MASTER_KEY` if set, else `master.key`.
-    pub(crate) fn master_key(&self) -> anyhow::Result<tf_vault::MasterKey> {
+    pub fn master_key(&self) -> Result<tf_vault::MasterKey, DataDirError> {
         if let Some(v) = std::env::var_os(MASTER_KEY_ENV) {
             let v = v
                 .into_string()
-                .map_err(|_| anyhow!("{MASTER_KEY_ENV} is not valid UTF-8"))?;
+                .map_err(|_| DataDirError::MasterKeyEnv("is not valid UTF-8"))?;
             return tf_vault::MasterKey::from_hex(v.trim())
-                .map_err(|_| anyhow!("{MASTER_KEY_ENV} must be 64 hex characters (32 bytes)"));
+                .map_err(|_| DataDirError::MasterKeyEnv("must be 64 hex characters (32 bytes)"));
         }
         let hex = self.read_string(MASTER_KEY)?;
-        tf_vault::MasterKey::from_hex(hex.trim()).map_err(|_| {
-            anyhow!(
-                "{}/master.key is malformed (expected 64 hex characters); restore it from a backup",
-                self.path.display()
-            )
+        tf_vault::MasterKey::from_hex(hex.trim()).map_err(|_| DataDirError::MalformedKey {
+            path: self.path.join(MASTER_KEY),
+            hint: " (expected 64 hex characters); restore it from a backup",
+            source: None,
         })
     }
 
     /// The audit checkpoint signing key.
-    pub(crate) fn audit_signer(&self) -> anyhow::Result<tf_store::AuditSigner> {
+    pub fn audit_signer(&self) -> Result<tf_store::AuditSigner, DataDirError> {
         let pkcs8 = self
             .dir
             .read(AUDIT_KEY)
-            .with_context(|| format!("cannot read {}/{AUDIT_KEY}", self.path.display()))?;
-        tf_store::AuditSigner::from_pkcs8(&pkcs8).with_context(|| {
-            format!(
-                "{}/{AUDIT_KEY} is malformed; restore it from a backup",
-                self.path.display()
-            )
+            .map_err(io("read", self.path.join(AUDIT_KEY)))?;
+        tf_store::AuditSigner::from_pkcs8(&pkcs8).map_err(|e| DataDirError::MalformedKey {
+            path: self.path.join(AUDIT_KEY),
+            hint: "; restore it from a backup",
+            source: Some(e),
         })
     }
 
     /// The audit public key of this data dir (`audit-signing.pub`).
-    pub(crate) fn audit_public_key(&self) -> anyhow::Result<tf_store::AuditPublicKey> {
+    pub fn audit_public_key(&self) -> Result<tf_store::AuditPublicKey, DataDirError> {
         let text = self.read_string(AUDIT_PUB)?;
-        tf_store::AuditPublicKey::from_text(&text)
-            .with_context(|| format!("{}/{AUDIT_PUB} is malformed", self.path.display()))
+        tf_store::AuditPublicKey::from_text(&text).map_err(|e| DataDirError::MalformedKey {
+            path: self.path.join(AUDIT_PUB),
+            hint: "",
+            source: Some(e),
+        })
     }
 
     /// The admin API bearer token.
-    pub(crate) fn admin_token(&self) -> anyhow::Result<String> {
+    pub fn admin_token(&self) -> Result<String, DataDirError> {
         Ok(self.read_string(ADMIN_TOKEN)?.trim().to_owned())
     }
 
     /// The database file, opened read + write.
-    pub(crate) fn store_file(&self) -> anyhow::Result<std::fs::File> {
+    pub fn store_file(&self) -> Result<std::fs::File, DataDirError> {
         let mut opts = OpenOptions::new();
         opts.read(true).write(true).create(true).mode(0o600);
         let f = self
             .dir
             .open_with(STORE, &opts)
-            .with_context(|| format!("cannot open {}/{STORE}", self.path.display()))?;
+            .map_err(io("open", self.path.join(STORE)))?;
         Ok(f.into_std())
     }
 
-    pub(crate) fn connectors_dir(&self) -> anyhow::Result<Dir> {
+    /// `<data>/connectors/`.
+    pub fn connectors_dir(&self) -> Result<Dir, DataDirError> {
         self.dir
             .open_dir(CONNECTORS)
-            .with_context(|| format!("cannot open {}/{CONNECTORS}", self.path.display()))
+            .map_err(io("open", self.path.join(CONNECTORS)))
     }
 
-    pub(crate) fn cache_dir(&self) -> anyhow::Result<Dir> {
+    /// `<data>/cache/`, the compiled-component cache.
+    pub fn cache_dir(&self) -> Result<Dir, DataDirError> {
         self.dir
             .open_dir(CACHE)
-            .with_context(|| format!("cannot open {}/{CACHE}", self.path.display()))
+            .map_err(io("open", self.path.join(CACHE)))
     }
 
-    pub(crate) fn read_runtime(&self) -> anyhow::Result<Option<RuntimeInfo>> {
+    /// `runtime.json`, if a gateway wrote one (a malformed one is ignored).
+    pub fn read_runtime(&self) -> Result<Option<RuntimeInfo>, DataDirError> {
         match self.dir.read_to_string(RUNTIME) {
             Ok(s) => match serde_json::from_str(&s) {
                 Ok(info) => Ok(Some(info)),
@@ -367,56 +423,29 @@ impl DataDir {
                 }
             },
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).context("cannot read runtime.json"),
+            Err(e) => Err(io("read", self.path.join(RUNTIME))(e)),
         }
     }
 
-    pub(crate) fn write_runtime(&self, info: &RuntimeInfo) -> anyhow::Result<()> {
-        self.write_atomic(RUNTIME, &serde_json::to_vec_pretty(info)?, 0o600)
+    /// Writes `runtime.json` whole.
+    pub fn write_runtime(&self, info: &RuntimeInfo) -> Result<(), DataDirError> {
+        let json = serde_json::to_vec_pretty(info).map_err(DataDirError::Runtime)?;
+        self.write_atomic(RUNTIME, &json, 0o600)
     }
 
     /// Removes `runtime.json` if it is ours (same pid).
-    pub(crate) fn remove_runtime(&self, pid: u32) -> anyhow::Result<()> {
+    pub fn remove_runtime(&self, pid: u32) -> Result<(), DataDirError> {
         if let Some(info) = self.read_runtime()?
             && info.pid == pid
         {
             match self.dir.remove_file(RUNTIME) {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::NotFound => {}
-                Err(e) => return Err(e).context("cannot remove runtime.json"),
+                Err(e) => return Err(io("remove", self.path.join(RUNTIME))(e)),
             }
         }
         Ok(())
     }
-}
-
-/// PEM for one DER certificate.
-fn pem(der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
-}
-
-/// The system roots plus our CA, as one PEM bundle.
-fn ca_bundle(our_ca_pem: &str) -> String {
-    let native = rustls_native_certs::load_native_certs();
-    for e in &native.errors {
-        tracing::debug!(error = %e, "skipping an unreadable system root");
-    }
-    let mut out = String::new();
-    for cert in &native.certs {
-        out.push_str(&pem(cert.as_ref()));
-    }
-    out.push_str(our_ca_pem);
-    if !our_ca_pem.ends_with('\n') {
-        out.push('\n');
-    }
-    out
 }
 
 #[cfg(test)]

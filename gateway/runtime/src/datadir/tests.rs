@@ -88,15 +88,6 @@ fn runtime_json_round_trips_and_is_removed_only_by_its_owner() {
 }
 
 #[test]
-fn pem_wraps_at_64() {
-    let p = pem(&[0u8; 100]);
-    let lines: Vec<&str> = p.lines().collect();
-    assert_eq!(lines[0], "-----BEGIN CERTIFICATE-----");
-    assert_eq!(lines[1].len(), 64);
-    assert_eq!(*lines.last().unwrap(), "-----END CERTIFICATE-----");
-}
-
-#[test]
 fn a_lost_audit_public_key_is_rederived_and_a_lost_private_key_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dd = DataDir::open(tmp.path()).unwrap();

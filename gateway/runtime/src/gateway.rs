@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::{Context, anyhow, bail};
+use std::path::PathBuf;
+
 use tf_connector_host::{Host, HostConfig};
 use tf_core::AuditSink;
 use tf_store::{AuditHandle, OpenError, Store};
@@ -15,17 +16,99 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::args::ProxyFlags;
-use crate::datadir::{ADMIN_SOCK, DataDir, RuntimeInfo};
+use crate::datadir::{ADMIN_SOCK, DataDir, DataDirError, RuntimeInfo};
 use crate::service::{Service, Watcher};
-use crate::snapshot::Kind;
+use crate::snapshot::{Kind, SnapshotError};
+
+/// Why the data dir could not be opened for this process ([`open_local`]).
+#[derive(Debug, thiserror::Error)]
+pub enum OpenLocalError {
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    /// Another process holds the database.
+    #[error(
+        "the database in {} is in use by {who}; wait for it to finish or stop it, then retry",
+        dir.display()
+    )]
+    Locked { dir: PathBuf, who: String },
+    #[error("cannot open the database in {}", dir.display())]
+    Store {
+        dir: PathBuf,
+        #[source]
+        source: OpenError,
+    },
+    #[error("cannot start the connector engine")]
+    Engine(#[source] tf_connector_host::HostError),
+    /// The stored configuration does not make a valid snapshot.
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+}
+
+/// Why a gateway did not start ([`RunningGateway::start`]).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot read --upstream-ca {}", path.display())]
+    UpstreamCa {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot build the upstream TLS configuration (check --upstream-ca)")]
+    UpstreamTls(#[source] tf_tls::ConfigError),
+    #[error("--connect-to {value:?}: expected HOST:PORT:CONNECT_HOST:CONNECT_PORT")]
+    ConnectTo {
+        value: String,
+        #[source]
+        source: tf_proxy::ConnectToError,
+    },
+    #[error(transparent)]
+    Open(#[from] OpenLocalError),
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    #[error("cannot configure the proxy")]
+    Proxy(#[source] tf_proxy::NewProxyError),
+    #[error("cannot listen on {addr} for the {what}; pick another address with {flag}")]
+    Bind {
+        addr: SocketAddr,
+        what: &'static str,
+        flag: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("another tf process serves this data dir on {}; stop it first", path.display())]
+    SocketInUse { path: PathBuf },
+    /// Binding, cleaning up or restricting the admin socket failed.
+    #[error("cannot {action} the admin socket {}{hint}", path.display())]
+    Socket {
+        action: &'static str,
+        path: PathBuf,
+        hint: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read a listener's address")]
+    LocalAddr(#[source] std::io::Error),
+    #[error("cannot start the connectors directory watcher")]
+    Watcher(#[source] std::io::Error),
+}
+
+/// Why a gateway did not stop cleanly ([`RunningGateway::stop`]).
+#[derive(Debug, thiserror::Error)]
+pub enum StopError {
+    #[error("the audit writer did not stop")]
+    Join(#[source] tokio::task::JoinError),
+    #[error("audit records were lost at shutdown")]
+    Audit(#[source] tf_store::ShutdownError),
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+}
 
 /// Starts the connector engine (compiled artifacts cached in
 /// `<data>/cache`) and loads the built-in connectors. Components in
 /// `<data>/connectors/` are the service's (see `service/components.rs`).
-pub(crate) fn load_builtins(dd: &DataDir) -> anyhow::Result<(Host, BTreeMap<String, Kind>)> {
-    let host = Host::new(HostConfig::default(), Some(dd.cache_dir()?))
-        .context("cannot start the connector engine")?;
+fn load_builtins(dd: &DataDir) -> Result<(Host, BTreeMap<String, Kind>), OpenLocalError> {
+    let host =
+        Host::new(HostConfig::default(), Some(dd.cache_dir()?)).map_err(OpenLocalError::Engine)?;
     let mut kinds = BTreeMap::new();
     for (kind, wasm) in tf_builtins::all() {
         // Each built-in runs its own fixtures at load, like any component.
@@ -59,7 +142,7 @@ pub(crate) fn load_builtins(dd: &DataDir) -> anyhow::Result<(Host, BTreeMap<Stri
 
 /// Opens the store of `dd` (this process must be the only one) and builds
 /// the service over it.
-pub(crate) fn open_local(dd: &DataDir) -> anyhow::Result<Arc<Service>> {
+pub fn open_local(dd: &DataDir) -> Result<Arc<Service>, OpenLocalError> {
     dd.init()?;
     let store = match Store::open(dd.store_file()?) {
         Ok(s) => s,
@@ -71,21 +154,23 @@ pub(crate) fn open_local(dd: &DataDir) -> anyhow::Result<Arc<Service>> {
                 ),
                 _ => "another tf process (`tf serve` or `tf run`)".to_owned(),
             };
-            bail!(
-                "the database in {} is in use by {who}; wait for it to finish or stop it, then retry",
-                dd.path().display()
-            );
+            return Err(OpenLocalError::Locked {
+                dir: dd.path().to_owned(),
+                who,
+            });
         }
-        Err(e) => {
-            return Err(anyhow::Error::from(e))
-                .with_context(|| format!("cannot open the database in {}", dd.path().display()));
+        Err(source) => {
+            return Err(OpenLocalError::Store {
+                dir: dd.path().to_owned(),
+                source,
+            });
         }
     };
     let (host, kinds) = load_builtins(dd)?;
     let vault = Arc::new(Vault::new(dd.master_key()?));
     let (_ca, ca_pem) = dd.ca()?;
     let service = Service::new(
-        Some(host),
+        Some(Arc::new(host)),
         Some(dd.connectors_dir()?),
         store,
         kinds,
@@ -97,19 +182,33 @@ pub(crate) fn open_local(dd: &DataDir) -> anyhow::Result<Arc<Service>> {
     Ok(Arc::new(service))
 }
 
+/// How the proxy reaches upstreams (the binary's `--connect-to`,
+/// `--upstream-ca`, `--allow-private-upstreams`, `--max-connections`).
+#[derive(Debug, Clone)]
+pub struct ProxyOptions {
+    /// `HOST:PORT:CONNECT_HOST:CONNECT_PORT` mappings.
+    pub connect_to: Vec<String>,
+    /// A PEM bundle trusted for upstream TLS beside the system roots.
+    pub upstream_ca: Option<std::path::PathBuf>,
+    /// Allow upstreams that resolve to loopback or private addresses.
+    pub allow_private_upstreams: bool,
+    /// Agent connections served at once.
+    pub max_connections: u32,
+}
+
 /// Where and how a gateway listens.
 #[derive(Debug, Clone)]
-pub(crate) struct GatewayOptions {
-    pub(crate) listen: SocketAddr,
-    pub(crate) admin_listen: SocketAddr,
-    pub(crate) flags: ProxyFlags,
+pub struct GatewayOptions {
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub proxy: ProxyOptions,
 }
 
 /// A gateway running in this process.
-pub(crate) struct RunningGateway {
-    pub(crate) proxy: SocketAddr,
-    pub(crate) admin: SocketAddr,
-    pub(crate) service: Arc<Service>,
+pub struct RunningGateway {
+    pub proxy: SocketAddr,
+    pub admin: SocketAddr,
+    pub service: Arc<Service>,
     shutdown: watch::Sender<bool>,
     proxy_task: JoinHandle<()>,
     admin_task: JoinHandle<std::io::Result<()>>,
@@ -120,23 +219,25 @@ pub(crate) struct RunningGateway {
     watcher: Watcher,
 }
 
-fn proxy_config(flags: &ProxyFlags) -> anyhow::Result<tf_proxy::ProxyConfig> {
+fn proxy_config(flags: &ProxyOptions) -> Result<tf_proxy::ProxyConfig, StartError> {
     let extra = match &flags.upstream_ca {
-        Some(p) => Some(
-            std::fs::read(p)
-                .with_context(|| format!("cannot read --upstream-ca {}", p.display()))?,
-        ),
+        Some(p) => Some(std::fs::read(p).map_err(|source| StartError::UpstreamCa {
+            path: p.clone(),
+            source,
+        })?),
         None => None,
     };
-    let tls = tf_tls::upstream_client_config(extra.as_deref())
-        .context("cannot build the upstream TLS configuration (check --upstream-ca)")?;
+    let tls = tf_tls::upstream_client_config(extra.as_deref()).map_err(StartError::UpstreamTls)?;
     let mut config = tf_proxy::ProxyConfig::new(tls);
     for c in &flags.connect_to {
         config
             .connect_to
-            .push(tf_proxy::ConnectTo::parse(c).with_context(|| {
-                format!("--connect-to {c:?}: expected HOST:PORT:CONNECT_HOST:CONNECT_PORT")
-            })?);
+            .push(
+                tf_proxy::ConnectTo::parse(c).map_err(|source| StartError::ConnectTo {
+                    value: c.clone(),
+                    source,
+                })?,
+            );
     }
     config.allow_private_upstreams = flags.allow_private_upstreams;
     config.max_connections = flags.max_connections as usize;
@@ -145,40 +246,53 @@ fn proxy_config(flags: &ProxyFlags) -> anyhow::Result<tf_proxy::ProxyConfig> {
 
 /// Binds the admin socket at `path` (0600), replacing a stale one: a socket
 /// file nothing answers on. One that answers belongs to a running gateway.
-fn bind_admin_socket(path: &std::path::Path) -> anyhow::Result<tokio::net::UnixListener> {
+fn bind_admin_socket(path: &std::path::Path) -> Result<tokio::net::UnixListener, StartError> {
     use std::os::unix::fs::PermissionsExt;
+    let socket = |action, hint| {
+        move |source| StartError::Socket {
+            action,
+            path: path.to_owned(),
+            hint,
+            source,
+        }
+    };
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            bail!(
-                "another tf process serves this data dir on {}; stop it first",
-                path.display()
-            );
+            return Err(StartError::SocketInUse {
+                path: path.to_owned(),
+            });
         }
-        std::fs::remove_file(path)
-            .with_context(|| format!("cannot remove the stale admin socket {}", path.display()))?;
+        std::fs::remove_file(path).map_err(socket("remove the stale", ""))?;
     }
-    let listener = tokio::net::UnixListener::bind(path).with_context(|| {
-        format!(
-            "cannot listen on the admin socket {} (a data dir path must be shorter than about 100 bytes for it)",
-            path.display()
-        )
-    })?;
+    let listener = tokio::net::UnixListener::bind(path).map_err(socket(
+        "listen on",
+        " (a data dir path must be shorter than about 100 bytes for it)",
+    ))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .with_context(|| format!("cannot restrict the admin socket {}", path.display()))?;
+        .map_err(socket("restrict", ""))?;
     Ok(listener)
 }
 
-async fn bind(addr: SocketAddr, what: &str, flag: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr).await.with_context(|| {
-        format!("cannot listen on {addr} for the {what}; pick another address with {flag}")
-    })
+async fn bind(
+    addr: SocketAddr,
+    what: &'static str,
+    flag: &'static str,
+) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr,
+            what,
+            flag,
+            source,
+        })
 }
 
 impl RunningGateway {
     /// Opens the store, starts the audit writer, the proxy and the admin
     /// API, and writes `runtime.json`.
-    pub(crate) async fn start(dd: &DataDir, opts: &GatewayOptions) -> anyhow::Result<Self> {
-        let config = proxy_config(&opts.flags)?;
+    pub async fn start(dd: &DataDir, opts: &GatewayOptions) -> Result<Self, StartError> {
+        let config = proxy_config(&opts.proxy)?;
         let service = open_local(dd)?;
         let (ca, _) = dd.ca()?;
         let leaves = Arc::new(tf_tls::LeafResolver::new(ca));
@@ -190,7 +304,7 @@ impl RunningGateway {
         let sink: Arc<dyn AuditSink> = writer;
         let proxy = Arc::new(
             tf_proxy::Proxy::new(config, service.snapshot(), leaves, sink)
-                .context("cannot configure the proxy")?,
+                .map_err(StartError::Proxy)?,
         );
         let proxy_listener = bind(opts.listen, "proxy", "--listen").await?;
         if !opts.admin_listen.ip().is_loopback() {
@@ -202,8 +316,8 @@ impl RunningGateway {
         let admin_listener = bind(opts.admin_listen, "admin API", "--admin-listen").await?;
         let socket = dd.file_path(ADMIN_SOCK);
         let socket_listener = bind_admin_socket(&socket)?;
-        let proxy_addr = proxy_listener.local_addr()?;
-        let admin_addr = admin_listener.local_addr()?;
+        let proxy_addr = proxy_listener.local_addr().map_err(StartError::LocalAddr)?;
+        let admin_addr = admin_listener.local_addr().map_err(StartError::LocalAddr)?;
         service.set_addrs(proxy_addr, admin_addr);
 
         let (shutdown, rx) = watch::channel(false);
@@ -218,8 +332,7 @@ impl RunningGateway {
             stopped(rx.clone()),
         ));
         let admin_task = tokio::spawn(tf_admin::serve(admin_listener, router, stopped(rx)));
-        let watcher = Watcher::start(Arc::clone(&service))
-            .context("cannot start the connectors directory watcher")?;
+        let watcher = Watcher::start(Arc::clone(&service)).map_err(StartError::Watcher)?;
 
         dd.write_runtime(&RuntimeInfo {
             pid: std::process::id(),
@@ -244,7 +357,7 @@ impl RunningGateway {
 
     /// Stops accepting, finishes in-flight requests, drains the audit
     /// writer and removes `runtime.json`.
-    pub(crate) async fn stop(self, dd: &DataDir) -> anyhow::Result<()> {
+    pub async fn stop(self, dd: &DataDir) -> Result<(), StopError> {
         let _ = self.shutdown.send(true);
         drop(self.watcher);
         if let Err(e) = self.proxy_task.await {
@@ -263,23 +376,11 @@ impl RunningGateway {
         let audit = self.audit;
         let drained = tokio::task::spawn_blocking(move || audit.shutdown())
             .await
-            .map_err(|e| anyhow!("the audit writer did not stop: {e}"))?;
+            .map_err(StopError::Join)?;
         let removed = dd.remove_runtime(std::process::id());
-        drained.context("audit records were lost at shutdown")?;
+        drained.map_err(StopError::Audit)?;
         removed?;
         tracing::info!("gateway stopped");
         Ok(())
     }
-}
-
-/// Resolves on SIGINT or SIGTERM.
-pub(crate) async fn terminate_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut term = signal(SignalKind::terminate())?;
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
-    }
-    Ok(())
 }

@@ -363,3 +363,38 @@ fn a_connector_whose_domains_change_suspends_its_instances_credential() {
             .credential_suspended
     );
 }
+
+#[test]
+fn a_configuration_that_contradicts_itself_is_a_conflict_409() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = service(&dir);
+    // Two instances claiming one domain, as a store written by hand (or by
+    // an older tf) could hold: every later change then fails to apply.
+    for name in ["one", "two"] {
+        s.store()
+            .put_connector(&ConnectorInstance {
+                name: name.into(),
+                kind: "generic".into(),
+                domains: vec!["x.example".into()],
+                placement: None,
+                created_ms: 0,
+            })
+            .unwrap();
+    }
+    let err = s.build_snapshot().unwrap_err();
+    assert!(err.is_conflict(), "{err}");
+    let rule = Rule {
+        gateway: "Bot".into(),
+        connector: "one".into(),
+        action: "generic.*".into(),
+        decision: Decision::Allow,
+    };
+    let err = s.set_rule(rule).unwrap_err();
+    let ControlError::Conflict(message) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(message.contains("claimed by both"), "{message}");
+    let (status, body) = tf_admin::respond(&tf_admin::ApiError::Control(err));
+    assert_eq!(status, http::StatusCode::CONFLICT);
+    assert_eq!(body.code, "conflict");
+}

@@ -4,7 +4,8 @@
 //!
 //! Every mutation is serialized, written to the store, and followed by a
 //! snapshot rebuild swapped in atomically; if the rebuild fails, the previous
-//! snapshot stays (fail closed) and the error is returned.
+//! snapshot stays (fail closed) and the error is returned (a configuration
+//! that contradicts itself as [`ControlError::Conflict`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -24,7 +25,8 @@ use tf_store::{ConnectorInstance, ReadError, Store, VerifyError, WriteError};
 use tf_vault::{Binding, Vault};
 
 use crate::datadir::{new_token, random_hex};
-use crate::snapshot::{self, Credential, InstanceConfig, Kind, SnapshotInput};
+use crate::loader::ComponentLoader;
+use crate::snapshot::{self, Credential, InstanceConfig, Kind, SnapshotError, SnapshotInput};
 
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
@@ -33,7 +35,7 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 fn read_err(e: ReadError) -> ControlError {
-    let detail = format!("{:#}", anyhow::Error::from(e));
+    let detail = crate::error_chain(&e);
     tracing::error!(error = %detail, "store read failed");
     ControlError::Internal(format!("{detail}; check the data dir's database"))
 }
@@ -44,7 +46,7 @@ fn write_err(e: WriteError) -> ControlError {
         | WriteError::InvalidDomain(_)
         | WriteError::InvalidRule(_) => ControlError::Invalid(e.to_string()),
         WriteError::Db(_) | WriteError::Decode { .. } => {
-            let detail = format!("{:#}", anyhow::Error::from(e));
+            let detail = crate::error_chain(&e);
             tracing::error!(error = %detail, "store write failed");
             ControlError::Internal(format!("{detail}; check the data dir's database"))
         }
@@ -53,12 +55,13 @@ fn write_err(e: WriteError) -> ControlError {
 
 mod components;
 
-pub(crate) use components::{Scan, Watcher};
+pub(crate) use components::Watcher;
+pub use components::{Refusal, Scan};
 
 /// The control plane over one open store.
-pub(crate) struct Service {
+pub struct Service {
     /// The connector engine: loads components from `<data>/connectors/`.
-    host: Option<tf_connector_host::Host>,
+    loader: Option<Arc<dyn ComponentLoader>>,
     store: Store,
     /// The connectors built into this binary.
     builtins: BTreeMap<String, Kind>,
@@ -84,19 +87,19 @@ pub(crate) struct Service {
 
 impl Service {
     /// Builds the service and its first snapshot.
-    /// With `host` and `connectors_dir`, loads the components there first
+    /// With `loader` and `connectors_dir`, loads the components there first
     /// (a bad one is refused and reported; it does not stop the others).
-    pub(crate) fn new(
-        host: Option<tf_connector_host::Host>,
+    pub fn new(
+        loader: Option<Arc<dyn ComponentLoader>>,
         connectors_dir: Option<cap_std::fs::Dir>,
         store: Store,
         builtins: BTreeMap<String, Kind>,
         vault: Arc<Vault>,
         ca_pem: String,
         data_dir: String,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, SnapshotError> {
         let service = Self {
-            host,
+            loader,
             store,
             builtins,
             connectors_dir,
@@ -152,11 +155,11 @@ impl Service {
         self.lock_components().kinds(&self.builtins)
     }
 
-    pub(crate) fn snapshot(&self) -> Arc<ArcSwap<Snapshot>> {
+    pub fn snapshot(&self) -> Arc<ArcSwap<Snapshot>> {
         Arc::clone(&self.snapshot)
     }
 
-    pub(crate) fn store(&self) -> &Store {
+    pub fn store(&self) -> &Store {
         &self.store
     }
 
@@ -190,7 +193,8 @@ impl Service {
         }
     }
 
-    fn build_snapshot(&self) -> anyhow::Result<Snapshot> {
+    /// Builds the snapshot of the stored configuration and loaded kinds.
+    pub fn build_snapshot(&self) -> Result<Snapshot, SnapshotError> {
         let gateways = self
             .store
             .gateways()?
@@ -230,7 +234,7 @@ impl Service {
                 rules,
                 warn_missing_kinds: !self.starting.load(Ordering::Relaxed),
             },
-            |instance, placement, domains| -> anyhow::Result<Credential> {
+            |instance, placement, domains| -> Result<Credential, ReadError> {
                 if *placement == Placement::None {
                     return Ok(Credential::None);
                 }
@@ -259,16 +263,22 @@ impl Service {
 
     /// Rebuilds the snapshot and swaps it in. Call with the write lock held.
     fn refresh(&self) -> Result<(), ControlError> {
-        self.apply().map_err(|reason| {
-            ControlError::Internal(format!(
-                "the change was stored but could not be applied: {reason}; fix or undo it"
-            ))
+        self.apply().map_err(|e| {
+            let message = format!(
+                "the change was stored but could not be applied: {}; fix or undo it",
+                crate::error_chain(&e)
+            );
+            if e.is_conflict() {
+                ControlError::Conflict(message)
+            } else {
+                ControlError::Internal(message)
+            }
         })
     }
 
     /// Builds and swaps in a new snapshot; on failure the previous one
     /// stays and the reason is returned.
-    fn apply(&self) -> Result<(), String> {
+    fn apply(&self) -> Result<(), SnapshotError> {
         match self.build_snapshot() {
             Ok(s) => {
                 tracing::info!(
@@ -280,9 +290,8 @@ impl Service {
                 Ok(())
             }
             Err(e) => {
-                let reason = format!("{e:#}");
-                tracing::error!(error = %reason, "configuration not applied; the previous one stays");
-                Err(reason)
+                tracing::error!(error = %crate::error_chain(&e), "configuration not applied; the previous one stays");
+                Err(e)
             }
         }
     }
@@ -737,7 +746,7 @@ impl Control for Service {
             ) => Ok(Verification {
                 ok: false,
                 records: self.store.audit_count().map_err(read_err)?,
-                error: Some(format!("{:#}", anyhow::Error::from(e))),
+                error: Some(crate::error_chain(&e)),
             }),
         }
     }

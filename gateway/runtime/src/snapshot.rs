@@ -1,37 +1,76 @@
 //! Builds the proxy's immutable [`Snapshot`] from stored configuration and
 //! the loaded connector kinds. Pure apart from the credential callback
 //! (which the service points at the vault), so it is tested with fakes.
+//! It never stores anything: the service swaps in what this returns.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
 use tf_core::{
     Classifier, Descriptor, GatewayEntry, Injector, PermissionSet, Placement, ReadOnlyIndex, Route,
-    Rule, Snapshot,
+    Rule, RuleError, Snapshot,
 };
+
+/// Why a snapshot could not be built; the previous one keeps serving.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// The stored configuration could not be read.
+    #[error("reading the configuration")]
+    Read(#[from] tf_store::ReadError),
+    /// An instance's stored credential could not be prepared.
+    #[error("preparing the credential of connector instance {instance:?}: {error}")]
+    Credential {
+        instance: String,
+        error: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Two instances serve the same domain (neither installed with `--take-over`).
+    #[error(
+        "domain {domain} is claimed by both {first:?} and {second:?}; remove one (`tf connector remove` for an instance, `tf connector uninstall` for a component), or install the component with `--take-over`"
+    )]
+    DomainClaimed {
+        domain: String,
+        first: String,
+        second: String,
+    },
+    /// A stored permission rule does not compile.
+    #[error("a stored permission rule is invalid")]
+    Rules(#[from] RuleError),
+}
+
+impl SnapshotError {
+    /// True when the configuration contradicts itself (an operator must
+    /// choose), rather than the gateway failing to read it.
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            SnapshotError::DomainClaimed { .. } => true,
+            SnapshotError::Read(_) | SnapshotError::Credential { .. } | SnapshotError::Rules(_) => {
+                false
+            }
+        }
+    }
+}
 
 /// A loaded connector (one kind), by its descriptor name.
 #[derive(Clone)]
-pub(crate) struct Kind {
-    pub(crate) descriptor: Arc<Descriptor>,
-    pub(crate) classifier: Arc<dyn Classifier>,
+pub struct Kind {
+    pub descriptor: Arc<Descriptor>,
+    pub classifier: Arc<dyn Classifier>,
 }
 
 /// A configured instance, as the builder needs it.
 #[derive(Debug, Clone)]
-pub(crate) struct InstanceConfig {
-    pub(crate) name: String,
-    pub(crate) kind: String,
-    pub(crate) domains: Vec<String>,
-    pub(crate) placement: Option<Placement>,
+pub struct InstanceConfig {
+    pub name: String,
+    pub kind: String,
+    pub domains: Vec<String>,
+    pub placement: Option<Placement>,
     /// Allowed (by `tf connector install --take-over`) to take domains that
     /// another instance serves.
-    pub(crate) take_over: bool,
+    pub take_over: bool,
 }
 
 /// The domains an instance serves: its own, else its connector's.
-pub(crate) fn effective_domains(domains: &[String], descriptor: &Descriptor) -> Vec<String> {
+pub fn effective_domains(domains: &[String], descriptor: &Descriptor) -> Vec<String> {
     if domains.is_empty() {
         descriptor.domains.clone()
     } else {
@@ -40,17 +79,14 @@ pub(crate) fn effective_domains(domains: &[String], descriptor: &Descriptor) -> 
 }
 
 /// The placement an instance uses: its override, else its connector's.
-pub(crate) fn effective_placement(
-    placement: Option<&Placement>,
-    descriptor: &Descriptor,
-) -> Placement {
+pub fn effective_placement(placement: Option<&Placement>, descriptor: &Descriptor) -> Placement {
     placement
         .cloned()
         .unwrap_or_else(|| descriptor.placement.clone())
 }
 
 /// The credential of one instance, as the snapshot serves it.
-pub(crate) enum Credential {
+pub enum Credential {
     /// The instance has none.
     None,
     /// Sealed for the instance's current binding: injected.
@@ -62,14 +98,14 @@ pub(crate) enum Credential {
 
 /// The binding an instance's credential must have been sealed for to serve:
 /// its name, its kind and the domains it serves now.
-pub(crate) fn current_binding(instance: &str, kind: &str, domains: &[String]) -> tf_vault::Binding {
+pub fn current_binding(instance: &str, kind: &str, domains: &[String]) -> tf_vault::Binding {
     tf_vault::Binding::new(instance, kind, domains)
 }
 
 /// The stored binding of a credential (without decrypting), when known:
 /// its meta record says what it was sealed for and its bytes are in the
 /// current format.
-pub(crate) fn stored_binding(
+pub fn stored_binding(
     instance: &str,
     meta: Option<&tf_store::CredentialMeta>,
     sealed: &[u8],
@@ -83,7 +119,7 @@ pub(crate) fn stored_binding(
 
 /// Whether a stored credential serves the instance as it is now. Pure: the
 /// comparison never decrypts.
-pub(crate) fn credential_serves(
+pub fn credential_serves(
     current: &tf_vault::Binding,
     meta: Option<&tf_store::CredentialMeta>,
     sealed: &[u8],
@@ -92,10 +128,7 @@ pub(crate) fn credential_serves(
 }
 
 /// The [`tf_store::CredentialMeta`] recording `binding`.
-pub(crate) fn meta_of(
-    binding: &tf_vault::Binding,
-    digest: Option<String>,
-) -> tf_store::CredentialMeta {
+pub fn meta_of(binding: &tf_vault::Binding, digest: Option<String>) -> tf_store::CredentialMeta {
     tf_store::CredentialMeta {
         kind: binding.kind().to_owned(),
         domains: binding.domains().to_vec(),
@@ -105,26 +138,29 @@ pub(crate) fn meta_of(
 }
 
 /// Everything a snapshot is made of.
-pub(crate) struct SnapshotInput<'a> {
-    pub(crate) version: u64,
+pub struct SnapshotInput<'a> {
+    pub version: u64,
     /// (name, proxy token) per gateway.
-    pub(crate) gateways: Vec<(String, String)>,
-    pub(crate) instances: &'a [InstanceConfig],
-    pub(crate) kinds: &'a BTreeMap<String, Kind>,
-    pub(crate) rules: Vec<Rule>,
+    pub gateways: Vec<(String, String)>,
+    pub instances: &'a [InstanceConfig],
+    pub kinds: &'a BTreeMap<String, Kind>,
+    pub rules: Vec<Rule>,
     /// Warn about instances whose kind is not loaded (off while the
     /// components directory is first loaded, when that is expected).
-    pub(crate) warn_missing_kinds: bool,
+    pub warn_missing_kinds: bool,
 }
 
 /// Builds the snapshot. `credential` returns the state of an instance's
 /// stored secret, given its placement and the domains it serves now. Fails (and the caller keeps the
 /// previous snapshot) on an invalid rule, a domain claimed twice, or a
 /// credential that cannot be prepared: never a partial configuration.
-pub(crate) fn build(
+pub fn build<E>(
     input: SnapshotInput<'_>,
-    mut credential: impl FnMut(&InstanceConfig, &Placement, &[String]) -> anyhow::Result<Credential>,
-) -> anyhow::Result<Snapshot> {
+    mut credential: impl FnMut(&InstanceConfig, &Placement, &[String]) -> Result<Credential, E>,
+) -> Result<Snapshot, SnapshotError>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
     let gateways = input
         .gateways
         .iter()
@@ -156,12 +192,11 @@ pub(crate) fn build(
             .iter()
             .map(|d| d.to_ascii_lowercase())
             .collect();
-        let credential = credential(instance, &placement, &domains).with_context(|| {
-            format!(
-                "preparing the credential of connector instance {:?}",
-                instance.name
-            )
-        })?;
+        let credential =
+            credential(instance, &placement, &domains).map_err(|e| SnapshotError::Credential {
+                instance: instance.name.clone(),
+                error: Box::new(e),
+            })?;
         let (credential, credential_suspended) = match credential {
             Credential::None => (None, false),
             Credential::Ready(injector) => (Some(injector), false),
@@ -194,18 +229,17 @@ pub(crate) fn build(
                     routes.insert(domain, Arc::clone(&route));
                     continue;
                 }
-                bail!(
-                    "domain {domain} is claimed by both {:?} and {:?}; remove one (`tf connector remove` for an instance, `tf connector uninstall` for a component), or install the component with `--take-over`",
-                    other.instance,
-                    instance.name
-                );
+                return Err(SnapshotError::DomainClaimed {
+                    domain,
+                    first: other.instance.clone(),
+                    second: instance.name.clone(),
+                });
             }
             routes.insert(domain, Arc::clone(&route));
         }
     }
 
-    let permissions =
-        PermissionSet::compile(input.rules).context("a stored permission rule is invalid")?;
+    let permissions = PermissionSet::compile(input.rules)?;
     Ok(Snapshot {
         version: input.version,
         gateways,

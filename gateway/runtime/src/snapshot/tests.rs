@@ -1,5 +1,7 @@
 use tf_core::{Action, ClassifyError, ConnectorRequest, Decision, InjectError, Verdict};
 
+use std::convert::Infallible;
+
 use super::*;
 
 struct NoClassifier;
@@ -97,7 +99,7 @@ fn builds_routes_gateways_and_permissions() {
             warn_missing_kinds: true,
         },
         |i, _p, _d| {
-            Ok(match i.name.as_str() {
+            Ok::<_, Infallible>(match i.name.as_str() {
                 "hooks" => Credential::Ready(Arc::new(MarkInjector(i.name.clone()))),
                 _ => Credential::None,
             })
@@ -154,8 +156,12 @@ fn refuses_double_claims_bad_rules_and_credential_errors() {
         instance("github", "github", &[], None),
         instance("other", "generic", &["API.github.com"], None),
     ];
-    let err = build(input(&twice, vec![]), |_, _, _| Ok(Credential::None)).unwrap_err();
+    let err = build(input(&twice, vec![]), |_, _, _| {
+        Ok::<_, Infallible>(Credential::None)
+    })
+    .unwrap_err();
     assert!(format!("{err:#}").contains("claimed by both"), "{err:#}");
+    assert!(err.is_conflict());
 
     let one = [instance("github", "github", &[], None)];
     let err = build(
@@ -163,13 +169,13 @@ fn refuses_double_claims_bad_rules_and_credential_errors() {
             &one,
             vec![rule("Bot", "github", "bad pattern", Decision::Allow)],
         ),
-        |_, _, _| Ok(Credential::None),
+        |_, _, _| Ok::<_, Infallible>(Credential::None),
     )
     .unwrap_err();
     assert!(format!("{err:#}").contains("rule"), "{err:#}");
 
     let err = build(input(&one, vec![]), |_, _, _| {
-        anyhow::bail!("cannot decrypt")
+        Err(std::io::Error::other("cannot decrypt"))
     })
     .unwrap_err();
     assert!(format!("{err:#}").contains("cannot decrypt"), "{err:#}");
@@ -212,7 +218,7 @@ fn suspended_credentials_route_without_an_injector() {
         },
         |i, _p, domains| {
             seen.push((i.name.clone(), domains.to_vec()));
-            Ok(match i.name.as_str() {
+            Ok::<_, Infallible>(match i.name.as_str() {
                 "github" => Credential::Suspended,
                 _ => Credential::Ready(Arc::new(MarkInjector(i.name.clone()))),
             })
