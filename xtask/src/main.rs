@@ -8,6 +8,8 @@
 //!   (unit, integration, end-to-end with the real `tf` binary), the connectors
 //!   and the SDK.
 //! - `cargo xtask bench`: the gateway benchmark (release build).
+//! - `cargo xtask deps`: checks that each heavy dependency is declared only by
+//!   the crate that owns it (`OWNERS`); `cargo xtask test` runs it first.
 //!
 //! Never used by the gateway itself.
 
@@ -25,12 +27,13 @@ fn main() -> ExitCode {
         "serve" => serve(rest),
         "test" => test(rest),
         "bench" => bench(rest),
+        "deps" => deps(),
         "build" => ensure_wasm_target()
             .and_then(|()| build_release())
             .map(|_| ()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <serve|test|bench|build>\n\n  serve  build everything (release) and start the gateway\n  test   run every check and test\n  bench  benchmark the gateway against direct and tunnelled requests\n  build  build connectors and the tf binary (release)"
+                "usage: cargo xtask <serve|test|bench|build|deps>\n\n  serve  build everything (release) and start the gateway\n  test   run every check and test\n  bench  benchmark the gateway against direct and tunnelled requests\n  build  build connectors and the tf binary (release)\n  deps   check that each heavy dependency has its one owner"
             );
             return if task == "help" {
                 ExitCode::SUCCESS
@@ -130,6 +133,7 @@ fn serve(extra: &[String]) -> Result<(), String> {
 
 fn test(extra: &[String]) -> Result<(), String> {
     ensure_wasm_target()?;
+    deps()?;
     let mut c = cargo();
     c.args(["fmt", "--all", "--check"]);
     run("cargo fmt --check", c)?;
@@ -193,4 +197,179 @@ fn bench(extra: &[String]) -> Result<(), String> {
     ])
     .args(extra);
     run("cargo bench -p tf-e2e --bench gateway", c)
+}
+
+/// Heavy dependencies and the gateway crates allowed to declare them (normal
+/// and build dependencies). Everyone else goes through the owner's API, so a
+/// version, a feature or a crypto provider is chosen in one place. `tests/`
+/// and `xtask/` are not part of the product and are not checked; neither are
+/// dev-dependencies (a test may drive its own TLS client).
+const OWNERS: &[(&str, &[&str])] = &[
+    ("wasmtime", &["tf-connector-host"]),
+    ("redb", &["tf-store"]),
+    ("axum", &["tf-admin"]),
+    ("rustls", &["tf-tls"]),
+    ("tokio-rustls", &["tf-tls"]),
+    ("rustls-pki-types", &["tf-tls"]),
+    ("rustls-native-certs", &["tf-tls"]),
+    ("rcgen", &["tf-tls"]),
+    ("ring", &["tf-store"]),
+    ("aes-gcm", &["tf-vault"]),
+    // The data path (server and pooled client) and the admin API (axum is
+    // built on hyper; the CLI's client over the Unix socket lives beside it).
+    ("hyper", &["tf-proxy", "tf-admin"]),
+    ("hyper-util", &["tf-proxy", "tf-admin"]),
+    ("flate2", &["tf-proxy"]),
+    ("brotli-decompressor", &["tf-proxy"]),
+    ("ruzstd", &["tf-proxy"]),
+    ("clap", &["tf-cli"]),
+    ("anyhow", &["tf-cli"]),
+    ("tracing-subscriber", &["tf-cli"]),
+];
+
+/// Workspace members that are not part of the product.
+const UNCHECKED: &[&str] = &["tests", "xtask"];
+
+fn deps() -> Result<(), String> {
+    eprintln!("==> dependency owners");
+    let root = root();
+    let read =
+        |p: &Path| std::fs::read_to_string(p).map_err(|e| format!("reading {}: {e}", p.display()));
+    let members = workspace_members(&read(&root.join("Cargo.toml"))?);
+    if members.is_empty() {
+        return Err("no workspace members found in Cargo.toml".into());
+    }
+    let mut problems = Vec::new();
+    for member in members.iter().filter(|m| !UNCHECKED.contains(&m.as_str())) {
+        let manifest = read(&root.join(member).join("Cargo.toml"))?;
+        let package = package_name(&manifest)
+            .ok_or_else(|| format!("{member}/Cargo.toml has no package name"))?;
+        for dep in normal_dependencies(&manifest) {
+            if let Some((_, owners)) = OWNERS.iter().find(|(d, _)| *d == dep)
+                && !owners.contains(&package.as_str())
+            {
+                problems.push(format!(
+                    "{package} ({member}/Cargo.toml) depends on {dep}, which only {} may declare",
+                    owners.join(" and ")
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "heavy dependencies outside their owner:\n  {}",
+            problems.join("\n  ")
+        ))
+    }
+}
+
+/// The `members = [...]` list of the root manifest.
+fn workspace_members(manifest: &str) -> Vec<String> {
+    let Some(start) = manifest.find("members") else {
+        return Vec::new();
+    };
+    let rest = &manifest[start..];
+    let (Some(open), Some(close)) = (rest.find('['), rest.find(']')) else {
+        return Vec::new();
+    };
+    rest[open + 1..close]
+        .split(',')
+        .map(|s| s.trim().trim_matches('"').to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn package_name(manifest: &str) -> Option<String> {
+    let mut in_package = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+        } else if in_package && let Some(v) = line.strip_prefix("name") {
+            let v = v.trim_start().strip_prefix('=')?.trim();
+            return Some(v.trim_matches('"').to_owned());
+        }
+    }
+    None
+}
+
+/// Names declared under `[dependencies]`, `[build-dependencies]` and their
+/// `[target.'…'.…]` forms, including `[dependencies.NAME]` tables.
+fn normal_dependencies(manifest: &str) -> Vec<String> {
+    let checked = |section: &str| {
+        let s = section.trim_matches(|c| c == '[' || c == ']');
+        let s = match s.strip_prefix("target.") {
+            Some(t) => t.rsplit_once('.').map_or(t, |(_, kind)| kind),
+            None => s,
+        };
+        s == "dependencies" || s == "build-dependencies"
+    };
+    let mut out = Vec::new();
+    let mut in_deps = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if line.starts_with('[') {
+            let section = line.trim_matches(|c| c == '[' || c == ']');
+            // `[dependencies.NAME]`
+            if let Some(name) = section
+                .strip_prefix("dependencies.")
+                .or_else(|| section.strip_prefix("build-dependencies."))
+            {
+                out.push(name.trim_matches('"').to_owned());
+                in_deps = false;
+            } else {
+                in_deps = checked(line);
+            }
+            continue;
+        }
+        if in_deps {
+            let key: String = line
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect();
+            if !key.is_empty() {
+                out.push(key);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dependency_sections_are_read() {
+        let manifest = r#"
+[package]
+name = "tf-x"
+
+[dependencies]
+hyper.workspace = true
+rustls = { version = "0.23" }
+# wasmtime = "1"
+
+[dev-dependencies]
+redb = "3"
+
+[target.'cfg(unix)'.dependencies]
+axum = "0.8"
+
+[dependencies.ring]
+version = "0.17"
+"#;
+        assert_eq!(package_name(manifest).as_deref(), Some("tf-x"));
+        assert_eq!(
+            normal_dependencies(manifest),
+            ["hyper", "rustls", "axum", "ring"]
+        );
+        assert_eq!(
+            workspace_members("[workspace]\nmembers = [\n  \"a/b\",\n  \"c\",\n]\n"),
+            ["a/b", "c"]
+        );
+    }
 }

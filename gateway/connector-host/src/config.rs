@@ -8,6 +8,12 @@ pub struct HostConfig {
     /// Wall-clock budget of one guest call (`describe` or `classify`),
     /// enforced by epoch interruption at `epoch_tick` granularity.
     pub call_deadline: Duration,
+    /// Wall-clock budget of instantiating a component (its start code and
+    /// the initialisation of its memory image), on load and whenever the
+    /// pool makes a fresh instance. Larger than a call's: a component built
+    /// with an interpreter inside (componentize-py) maps megabytes here, and
+    /// on a loaded machine that alone can outlast a 50 ms call deadline.
+    pub instantiate_deadline: Duration,
     /// Period of the epoch ticker thread.
     pub epoch_tick: Duration,
     /// Largest size one linear memory of an instance may grow to.
@@ -27,6 +33,7 @@ impl Default for HostConfig {
     fn default() -> Self {
         Self {
             call_deadline: Duration::from_millis(50),
+            instantiate_deadline: Duration::from_secs(1),
             epoch_tick: Duration::from_millis(5),
             memory_limit_bytes: 16 << 20,
             pool_size: 8,
@@ -40,8 +47,19 @@ impl Default for HostConfig {
 impl HostConfig {
     /// Number of epoch ticks that make up the call deadline (at least one).
     pub(crate) fn deadline_ticks(&self) -> u64 {
+        self.ticks(self.call_deadline)
+    }
+
+    /// Number of epoch ticks that make up the instantiation deadline (at
+    /// least the call deadline's).
+    pub(crate) fn instantiate_ticks(&self) -> u64 {
+        self.ticks(self.instantiate_deadline)
+            .max(self.deadline_ticks())
+    }
+
+    fn ticks(&self, budget: Duration) -> u64 {
         let tick = self.epoch_tick.as_nanos().max(1);
-        let ticks = self.call_deadline.as_nanos().div_ceil(tick);
+        let ticks = budget.as_nanos().div_ceil(tick);
         u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
     }
 }

@@ -200,7 +200,7 @@ fn instantiate(
     let mut store = Store::new(&shared.engine, state);
     store.limiter(|s| &mut s.limiter);
     store.epoch_deadline_trap();
-    store.set_epoch_deadline(shared.deadline_ticks);
+    store.set_epoch_deadline(shared.instantiate_ticks);
     match pre.instantiate(&mut store) {
         Ok(guest) => Ok(Slot { store, guest }),
         Err(e) => {

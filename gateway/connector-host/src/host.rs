@@ -76,6 +76,7 @@ pub(crate) struct Shared {
     pub(crate) engine: Engine,
     pub(crate) config: HostConfig,
     pub(crate) deadline_ticks: u64,
+    pub(crate) instantiate_ticks: u64,
     /// Held only to be dropped last: stops the ticker thread.
     _ticker: Ticker,
 }
@@ -194,6 +195,7 @@ impl Host {
         Ok(Host {
             shared: Arc::new(Shared {
                 deadline_ticks: config.deadline_ticks(),
+                instantiate_ticks: config.instantiate_ticks(),
                 engine,
                 config,
                 _ticker: ticker,

@@ -7,7 +7,7 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct ProxyConfig {
     /// TLS client config for upstreams (see `tf_tls::upstream_client_config`).
-    pub upstream_tls: Arc<rustls::ClientConfig>,
+    pub upstream_tls: Arc<tf_tls::stream::ClientConfig>,
     /// Address overrides; the first matching entry wins.
     pub connect_to: Vec<ConnectTo>,
     /// Largest request body read for a connector that needs bodies (default 1 MiB).
@@ -53,7 +53,7 @@ pub struct ProxyConfig {
 
 impl ProxyConfig {
     /// The defaults, with the given upstream TLS config.
-    pub fn new(upstream_tls: Arc<rustls::ClientConfig>) -> Self {
+    pub fn new(upstream_tls: Arc<tf_tls::stream::ClientConfig>) -> Self {
         Self {
             upstream_tls,
             connect_to: Vec::new(),

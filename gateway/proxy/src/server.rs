@@ -17,9 +17,9 @@ use hyper::upgrade::Upgraded;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tf_core::{AuditEntry, AuditSink, Outcome, Param, ParamValue, RequestId, Snapshot};
 use tf_tls::LeafResolver;
+use tf_tls::stream::{Acceptor, LazyConfigAcceptor};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
-use tokio_rustls::LazyConfigAcceptor;
 
 use crate::body::ResponseBody;
 use crate::config::ProxyConfig;
@@ -38,7 +38,7 @@ pub struct Proxy {
     pub(crate) config: ProxyConfig,
     pub(crate) snapshot: Arc<ArcSwap<Snapshot>>,
     pub(crate) leaves: Arc<LeafResolver>,
-    pub(crate) server_tls: Arc<rustls::ServerConfig>,
+    pub(crate) server_tls: Arc<tf_tls::stream::ServerConfig>,
     pub(crate) audit: Arc<dyn AuditSink>,
     pub(crate) client: UpstreamClient,
     /// Bounds concurrent `classify` calls (`max_concurrent_classifications`).
@@ -233,8 +233,7 @@ impl Proxy {
 
     /// Terminates the agent's TLS inside a tunnel and serves HTTP/1.1 or HTTP/2.
     async fn intercept(self: Arc<Self>, upgraded: Upgraded, mut tunnel: Tunnel, drain: Drain) {
-        let acceptor =
-            LazyConfigAcceptor::new(rustls::server::Acceptor::default(), TokioIo::new(upgraded));
+        let acceptor = LazyConfigAcceptor::new(Acceptor::default(), TokioIo::new(upgraded));
         let handshake = async {
             let start = acceptor.await?;
             let config = match start.client_hello().server_name() {

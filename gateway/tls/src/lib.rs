@@ -11,6 +11,7 @@ mod ca;
 mod config;
 mod leaf;
 mod roots;
+pub mod stream;
 
 pub use ca::{CaError, CaPem, CertificateAuthority};
 pub use config::{ConfigError, server_config, single_host_server_config, upstream_client_config};
