@@ -34,7 +34,7 @@ pub fn resource(path: &str, keep: u8) -> &str {
 /// One operation of a connector's table. `X` holds what one connector
 /// needs beyond the common columns (body fields to read, a host, …).
 #[derive(Debug)]
-pub struct Op<X: 'static = ()> {
+pub struct Op<X = ()> {
     /// HTTP method in upper case.
     pub method: &'static str,
     /// The path as the spec writes it (the catalogue's template).

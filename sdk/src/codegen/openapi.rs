@@ -22,7 +22,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use super::{GenerateError, Naming, Operation, generate, rows, router, snake_case};
-use crate::route::param_names;
+use crate::route::{RouterBuf, param_names};
 use crate::table::resource;
 use crate::{Param, ParamValue, Risk};
 
@@ -134,7 +134,9 @@ fn servers(obj: &Value, at: &str) -> Result<Option<(Vec<String>, String)>, OpenA
     for (i, s) in list.iter().enumerate() {
         let (host, path) = server(s, &format!("{at}.servers[{i}]"))?;
         hosts.extend(host);
-        base.get_or_insert(path);
+        if base.is_none() {
+            base = Some(path);
+        }
     }
     Ok(base.map(|b| (hosts, b)))
 }
@@ -363,6 +365,19 @@ fn param_json(value: ParamValue) -> Value {
     }
 }
 
+/// The route and captured values of `method` + `path`, as
+/// [`crate::table::Table::lookup_match`] finds them (HEAD as GET when no
+/// HEAD route matches).
+fn lookup(trie: &RouterBuf<'_>, method: &str, path: &str) -> Option<(usize, Vec<String>)> {
+    let r = trie.router();
+    let m = match r.lookup(method, path) {
+        None if method == "HEAD" => r.lookup("GET", path),
+        found => found,
+    }?;
+    let values = m.captures.values().iter().map(|v| (*v).to_owned()).collect();
+    Some((m.route as usize, values))
+}
+
 /// Generates connector `connector`'s table and fixtures from OpenAPI
 /// document `text`.
 pub fn generate_connector(connector: &str, text: &str) -> Result<Generated, OpenApiError> {
@@ -374,24 +389,18 @@ pub fn generate_connector(connector: &str, text: &str) -> Result<Generated, Open
     let routes_rs = generate(&naming, &doc.operations)?;
     let rows = rows(&naming, &doc.operations)?;
     let trie = router(&doc.operations, &rows)?.build();
-    let lookup = |method: &str, path: &str| {
-        let r = trie.router();
-        r.lookup(method, path)
-            .or_else(|| (method == "HEAD").then(|| r.lookup("GET", path)).flatten())
-            .map(|m| (m.route as usize, m.captures.values().to_vec()))
-    };
     let mut out = String::from(
         "# Generated with the connector from the OpenAPI document: one request per operation\n\
          # (sample path values), and one that no operation matches.\n",
     );
     for (op, row) in doc.operations.iter().zip(&rows) {
         let path = concrete(&row.template);
-        let Some((i, values)) = lookup(&op.method, &path) else {
+        let Some((i, values)) = lookup(&trie, &op.method, &path) else {
             continue;
         };
         let hit = &rows[i];
         let params: Map<String, Value> = param_names(&hit.template)
-            .zip(values)
+            .zip(&values)
             .map(|(n, v)| {
                 let p = Param::infer(n, v);
                 (p.name, param_json(p.value))
@@ -416,7 +425,7 @@ pub fn generate_connector(connector: &str, text: &str) -> Result<Generated, Open
     ];
     if let Some((method, path)) = unmatched
         .iter()
-        .find(|(m, p)| lookup(m, p).is_none())
+        .find(|(m, p)| lookup(&trie, m, p).is_none())
     {
         let case = serde_json::json!({
             "method": method,

@@ -3,6 +3,7 @@ use std::collections::{BTreeSet, HashMap};
 use tameflare_sdk::{Connector, Placement, Request, testing};
 
 use super::*;
+use tameflare_sdk::Risk;
 use crate::Anthropic;
 use crate::naming::{action_name, load_spec};
 

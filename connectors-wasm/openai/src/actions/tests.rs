@@ -3,6 +3,7 @@ use std::collections::{BTreeSet, HashMap};
 use tameflare_sdk::{Connector, Request, testing};
 
 use super::*;
+use tameflare_sdk::Risk;
 use crate::Openai;
 use crate::naming::{SHARED, action, is_beta, load_spec, wire_path};
 

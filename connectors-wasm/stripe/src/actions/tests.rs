@@ -3,6 +3,7 @@ use std::collections::{BTreeSet, HashMap};
 use tameflare_sdk::{Connector, Request, testing};
 
 use super::*;
+use tameflare_sdk::Risk;
 use crate::naming::{PINNED, action_name, host, load_spec};
 use crate::{DOMAINS, Stripe};
 

@@ -89,7 +89,7 @@ fn bad_documents_are_refused() {
         (r#"{"openapi":"3.1.0","paths":{"/a":{}}}"#, "no operations"),
         (r#"{"openapi":"3.1.0","paths":{"a":{"get":{}}}}"#, "must start with '/'"),
         (r#"{"openapi":"3.1.0","paths":{"/a":{"get":{"x-tameflare-risk":"huge"}}}}"#, "x-tameflare-risk"),
-        (r#"{"openapi":"3.1.0","paths":{"/a":{"$ref":"#/x"}}}"#, "inline the path item"),
+        (r##"{"openapi":"3.1.0","paths":{"/a":{"$ref":"#/x"}}}"##, "inline the path item"),
         (
             r#"{"openapi":"3.1.0","paths":{"/a":{"get":{"operationId":"x"}},"/b":{"get":{"operationId":"x"}}}}"#,
             "action name \"t.x\" names 2 operations",
