@@ -49,7 +49,10 @@ pub struct Operation {
 impl Operation {
     /// Text field `key` of [`Operation::row`], or `""`.
     pub fn text(&self, key: &str) -> &str {
-        self.row.get(key).and_then(Value::as_str).unwrap_or_default()
+        self.row
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
     }
 
     /// The strings of list field `key` of [`Operation::row`] (none when absent).
@@ -93,8 +96,11 @@ impl fmt::Display for SpecError {
 
 impl std::error::Error for SpecError {}
 
+/// One object of a JSON-lines file and its 1-based line.
+pub type NumberedRow = (usize, Map<String, Value>);
+
 /// The objects of a JSON-lines file (blank lines skipped), each with its line.
-pub fn parse_rows(text: &str) -> Result<Vec<(usize, Map<String, Value>)>, SpecError> {
+pub fn parse_rows(text: &str) -> Result<Vec<NumberedRow>, SpecError> {
     let mut rows = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -130,7 +136,12 @@ pub fn parse_operations(text: &str) -> Result<Vec<Operation>, SpecError> {
             let tags = row
                 .get("tags")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(String::from)
+                        .collect()
+                })
                 .unwrap_or_default();
             Ok(Operation {
                 method,
@@ -269,7 +280,10 @@ impl fmt::Display for GenerateError {
                 reason,
             } => write!(f, "{operation}: action name {name:?} {reason}"),
             GenerateError::ReservedName { operation, name } => {
-                write!(f, "{operation}: action name {name:?} is reserved by the connector")
+                write!(
+                    f,
+                    "{operation}: action name {name:?} is reserved by the connector"
+                )
             }
             GenerateError::DuplicateName { name, operations } => write!(
                 f,
@@ -278,9 +292,14 @@ impl fmt::Display for GenerateError {
                 operations.join(", ")
             ),
             GenerateError::UnsharedName(n) => {
-                write!(f, "action name {n:?} may be shared but names one operation or none")
+                write!(
+                    f,
+                    "action name {n:?} may be shared but names one operation or none"
+                )
             }
-            GenerateError::BadMethod(op) => write!(f, "{op}: the method is not an upper-case token"),
+            GenerateError::BadMethod(op) => {
+                write!(f, "{op}: the method is not an upper-case token")
+            }
             GenerateError::Route { operation, error } => write!(f, "{operation}: {error}"),
             GenerateError::PathTooLong(op) => write!(f, "{op}: too many path segments"),
         }
@@ -416,7 +435,10 @@ pub fn router<'r>(ops: &[Operation], rows: &'r [Row]) -> Result<RouterBuilder<'r
 /// The whole `routes.rs` of `ops` under `naming`: a module doc, the `OPS`
 /// rows in the order given and, unless [`Naming::router`] says otherwise,
 /// the `ROUTER` trie over them.
-pub fn generate<N: Naming + ?Sized>(naming: &N, ops: &[Operation]) -> Result<String, GenerateError> {
+pub fn generate<N: Naming + ?Sized>(
+    naming: &N,
+    ops: &[Operation],
+) -> Result<String, GenerateError> {
     let rows = rows(naming, ops)?;
     let trie = if naming.router() {
         Some(router(ops, &rows)?.build().to_rust("tameflare_sdk::route"))

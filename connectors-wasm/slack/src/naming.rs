@@ -170,7 +170,12 @@ pub(crate) fn load_spec() -> Vec<Operation> {
     let ops = codegen::parse_operations(SPEC).expect("the Slack spec");
     for op in &ops {
         assert_eq!(op.method, "POST", "{}", op.label());
-        assert_eq!(op.path, format!("/api/{}", op.operation_id), "{}", op.label());
+        assert_eq!(
+            op.path,
+            format!("/api/{}", op.operation_id),
+            "{}",
+            op.label()
+        );
     }
     ops
 }

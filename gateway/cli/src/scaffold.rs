@@ -690,20 +690,40 @@ mod tests {
             ]
         );
         for f in &files {
-            assert!(!f.contents.contains("{{"), "{} has an unfilled hole", f.path);
+            assert!(
+                !f.contents.contains("{{"),
+                "{} has an unfilled hole",
+                f.path
+            );
         }
-        assert!(file(&files, "Cargo.toml").lines().any(|l| l
-            == r#"tameflare-sdk = { path = "/sdk", features = ["testing", "codegen"] }"#));
+        assert!(file(&files, "Cargo.toml").lines().any(
+            |l| l == r#"tameflare-sdk = { path = "/sdk", features = ["testing", "codegen"] }"#
+        ));
         // Domains default to the servers' hosts.
-        assert!(file(&files, "src/lib.rs").contains(r#"pub const DOMAINS: &[&str] = &["pets.example.test"];"#));
+        assert!(
+            file(&files, "src/lib.rs")
+                .contains(r#"pub const DOMAINS: &[&str] = &["pets.example.test"];"#)
+        );
         let routes = file(&files, "src/routes.rs");
         assert!(routes.contains(r#"action: "pets.list_pets", "#));
         assert!(routes.contains(r#"path: "/v1/pets/{petId}", "#));
-        assert_eq!(file(&files, "fixtures/generated.jsonl").lines().filter(|l| l.starts_with('{')).count(), 3);
+        assert_eq!(
+            file(&files, "fixtures/generated.jsonl")
+                .lines()
+                .filter(|l| l.starts_with('{'))
+                .count(),
+            3
+        );
         assert_eq!(file(&files, "spec/openapi.json"), PETS);
         assert!(file(&files, "tests/routes.rs").contains(r#"generate_connector("pets", spec)"#));
         assert!(file(&files, "README.md").contains("2 of them, e.g. `pets.list_pets`"));
-        let given = render_openapi("pets", &["api.pets.test".to_owned()], PETS, Path::new("/sdk")).unwrap();
+        let given = render_openapi(
+            "pets",
+            &["api.pets.test".to_owned()],
+            PETS,
+            Path::new("/sdk"),
+        )
+        .unwrap();
         assert!(file(&given, "src/lib.rs").contains(r#"&["api.pets.test"]"#));
     }
 
@@ -711,7 +731,10 @@ mod tests {
     fn openapi_refusals() {
         let sdk = Path::new("/sdk");
         let no_host = r#"{"openapi":"3.0.3","paths":{"/a":{"get":{}}}}"#;
-        assert_eq!(render_openapi("pets", &[], no_host, sdk).unwrap_err(), ScaffoldError::NoServerHost);
+        assert_eq!(
+            render_openapi("pets", &[], no_host, sdk).unwrap_err(),
+            ScaffoldError::NoServerHost
+        );
         assert!(render_openapi("pets", &["a.test".to_owned()], no_host, sdk).is_ok());
         assert_eq!(
             render_openapi("Pets", &[], PETS, sdk).unwrap_err(),

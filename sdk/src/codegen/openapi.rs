@@ -21,7 +21,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use super::{GenerateError, Naming, Operation, generate, rows, router, snake_case};
+use super::{GenerateError, Naming, Operation, generate, router, rows, snake_case};
 use crate::route::{RouterBuf, param_names};
 use crate::table::resource;
 use crate::{Param, ParamValue, Risk};
@@ -111,8 +111,15 @@ fn server(value: &Value, at: &str) -> Result<(Option<String>, String), OpenApiEr
         Some((_, rest)) => {
             let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
             let host = authority.rsplit('@').next().unwrap_or_default();
-            let host = host.split(':').next().unwrap_or_default().to_ascii_lowercase();
-            ((!host.is_empty() && !host.contains('{')).then_some(host), path)
+            let host = host
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            (
+                (!host.is_empty() && !host.contains('{')).then_some(host),
+                path,
+            )
         }
         None => (None, url.as_str()),
     };
@@ -153,7 +160,8 @@ fn one_line(text: &str) -> String {
 
 /// Reads an OpenAPI 3 document (JSON).
 pub fn parse(text: &str) -> Result<Document, OpenApiError> {
-    let doc: Value = serde_json::from_str(text).map_err(|e| OpenApiError::NotJson(e.to_string()))?;
+    let doc: Value =
+        serde_json::from_str(text).map_err(|e| OpenApiError::NotJson(e.to_string()))?;
     if !doc.is_object() {
         return Err(OpenApiError::NotAnObject);
     }
@@ -235,7 +243,12 @@ pub fn parse(text: &str) -> Result<Document, OpenApiError> {
                 tags: obj
                     .get("tags")
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(String::from)
+                            .collect()
+                    })
                     .unwrap_or_default(),
                 row: obj.clone(),
             });
@@ -374,7 +387,12 @@ fn lookup(trie: &RouterBuf<'_>, method: &str, path: &str) -> Option<(usize, Vec<
         None if method == "HEAD" => r.lookup("GET", path),
         found => found,
     }?;
-    let values = m.captures.values().iter().map(|v| (*v).to_owned()).collect();
+    let values = m
+        .captures
+        .values()
+        .iter()
+        .map(|v| (*v).to_owned())
+        .collect();
     Some((m.route as usize, values))
 }
 

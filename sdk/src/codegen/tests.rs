@@ -78,7 +78,11 @@ impl Naming for Toy {
         format!("toy.{}", op.operation_id)
     }
     fn risk(&self, op: &Operation, _: &str) -> Risk {
-        if op.method == "GET" { Risk::Low } else { Risk::High }
+        if op.method == "GET" {
+            Risk::Low
+        } else {
+            Risk::High
+        }
     }
     fn shared_names(&self) -> &[&str] {
         self.shared
@@ -92,7 +96,9 @@ fn ops(rows: &[(&str, &str, &str)]) -> Vec<Operation> {
     let text: String = rows
         .iter()
         .map(|(m, p, id)| {
-            format!("{{\"method\":{m:?},\"path\":{p:?},\"operation_id\":{id:?},\"summary\":\"S\"}}\n")
+            format!(
+                "{{\"method\":{m:?},\"path\":{p:?},\"operation_id\":{id:?},\"summary\":\"S\"}}\n"
+            )
         })
         .collect();
     parse_operations(&text).unwrap()
@@ -120,19 +126,42 @@ fn generate_emits_rows_and_router() {
 
 #[test]
 fn generate_refuses_bad_tables() {
-    let cases: &[(&Toy, &[(&str, &str, &str)], &str)] = &[
-        (&PLAIN, &[("GET", "/a", "x"), ("POST", "/a", "x")], "names 2 operations: GET /a (x), POST /a (x)"),
-        (&PLAIN, &[("GET", "/a", "Bad")], "action name \"toy.Bad\" has a segment"),
-        (&PLAIN, &[("get", "/a", "x")], "the method is not an upper-case token"),
-        (&PLAIN, &[("GET", "/a/{x}", "x"), ("GET", "/a/{y}", "y")], "duplicate route GET /a/{y}"),
+    type Case<'a> = (&'a Toy, &'a [(&'a str, &'a str, &'a str)], &'a str);
+    let cases: &[Case<'_>] = &[
+        (
+            &PLAIN,
+            &[("GET", "/a", "x"), ("POST", "/a", "x")],
+            "names 2 operations: GET /a (x), POST /a (x)",
+        ),
+        (
+            &PLAIN,
+            &[("GET", "/a", "Bad")],
+            "action name \"toy.Bad\" has a segment",
+        ),
+        (
+            &PLAIN,
+            &[("get", "/a", "x")],
+            "the method is not an upper-case token",
+        ),
+        (
+            &PLAIN,
+            &[("GET", "/a/{x}", "x"), ("GET", "/a/{y}", "y")],
+            "duplicate route GET /a/{y}",
+        ),
         (&PLAIN, &[("GET", "a", "x")], "bad template"),
         (
-            &Toy { shared: &[], reserved: &["toy.unknown"] },
+            &Toy {
+                shared: &[],
+                reserved: &["toy.unknown"],
+            },
             &[("GET", "/a", "unknown")],
             "is reserved",
         ),
         (
-            &Toy { shared: &["toy.x"], reserved: &[] },
+            &Toy {
+                shared: &["toy.x"],
+                reserved: &[],
+            },
             &[("GET", "/a", "x")],
             "may be shared but names one operation",
         ),
@@ -141,14 +170,20 @@ fn generate_refuses_bad_tables() {
         let err = generate(*naming, &ops(rows)).unwrap_err().to_string();
         assert!(err.contains(want), "{rows:?}: {err}");
     }
-    let shared = Toy { shared: &["toy.x"], reserved: &[] };
+    let shared = Toy {
+        shared: &["toy.x"],
+        reserved: &[],
+    };
     assert!(generate(&shared, &ops(&[("GET", "/a", "x"), ("GET", "/b", "x")])).is_ok());
 }
 
 #[test]
 fn spec_rows_are_checked() {
     let cases = [
-        ("{\"method\":\"GET\"}", "spec line 1: a row needs the strings `method` and `path`"),
+        (
+            "{\"method\":\"GET\"}",
+            "spec line 1: a row needs the strings `method` and `path`",
+        ),
         ("\n[1]", "spec line 2: not a JSON object"),
         ("{", "spec line 1: not JSON"),
     ];
@@ -156,6 +191,12 @@ fn spec_rows_are_checked() {
         let err = parse_operations(text).unwrap_err().to_string();
         assert!(err.starts_with(want), "{err}");
     }
-    let op = &parse_operations("{\"method\":\"GET\",\"path\":\"/\",\"tags\":[\"t\"],\"x\":[\"a\",1],\"b\":true}").unwrap()[0];
-    assert_eq!((op.tags.clone(), op.list("x"), op.flag("b"), op.text("none")), (vec!["t".to_owned()], vec!["a"], true, ""));
+    let op = &parse_operations(
+        "{\"method\":\"GET\",\"path\":\"/\",\"tags\":[\"t\"],\"x\":[\"a\",1],\"b\":true}",
+    )
+    .unwrap()[0];
+    assert_eq!(
+        (op.tags.clone(), op.list("x"), op.flag("b"), op.text("none")),
+        (vec!["t".to_owned()], vec!["a"], true, "")
+    );
 }

@@ -49,14 +49,64 @@ fn table() -> Table {
 fn classify_table() {
     let t = table();
     // (method, path, action, resource, risk, params)
-    let cases: &[(&str, &str, &str, &str, Risk, &[(&str, &str)])] = &[
-        ("GET", "/v1/items/42", "toy.item.get", "v1/items/42", Risk::Low, &[("id", "42")]),
-        ("HEAD", "/v1/items/a", "toy.item.get", "v1/items/a", Risk::Low, &[("id", "a")]),
-        ("DELETE", "/v1/items/7", "toy.item.delete", "v1/items/7", Risk::High, &[("id", "7")]),
-        ("GET", "/V1/ITEMS", "toy.item.list", "V1/ITEMS", Risk::Low, &[]),
-        ("HEAD", "/v1/ping", "toy.ping.head", "v1/ping", Risk::Low, &[]),
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        Risk,
+        &'a [(&'a str, &'a str)],
+    );
+    let cases: &[Case<'_>] = &[
+        (
+            "GET",
+            "/v1/items/42",
+            "toy.item.get",
+            "v1/items/42",
+            Risk::Low,
+            &[("id", "42")],
+        ),
+        (
+            "HEAD",
+            "/v1/items/a",
+            "toy.item.get",
+            "v1/items/a",
+            Risk::Low,
+            &[("id", "a")],
+        ),
+        (
+            "DELETE",
+            "/v1/items/7",
+            "toy.item.delete",
+            "v1/items/7",
+            Risk::High,
+            &[("id", "7")],
+        ),
+        (
+            "GET",
+            "/V1/ITEMS",
+            "toy.item.list",
+            "V1/ITEMS",
+            Risk::Low,
+            &[],
+        ),
+        (
+            "HEAD",
+            "/v1/ping",
+            "toy.ping.head",
+            "v1/ping",
+            Risk::Low,
+            &[],
+        ),
         ("GET", "/v1/ping", "toy.unknown", "v1/ping", Risk::High, &[]),
-        ("POST", "/v1/items", "toy.unknown", "v1/items", Risk::High, &[]),
+        (
+            "POST",
+            "/v1/items",
+            "toy.unknown",
+            "v1/items",
+            Risk::High,
+            &[],
+        ),
     ];
     for (method, path, name, resource, risk, params) in cases {
         let a = t.classify(&Request::new(method, "toy.test", path));
@@ -80,7 +130,11 @@ fn resource_keeps_up_to_the_last_parameter() {
         (0, "/a/b", "a/b"),
     ];
     for &(keep, path, want) in cases {
-        assert_eq!(op("GET", "/", "x.y", keep).resource(path), want, "{keep} {path}");
+        assert_eq!(
+            op("GET", "/", "x.y", keep).resource(path),
+            want,
+            "{keep} {path}"
+        );
     }
 }
 
@@ -91,13 +145,25 @@ fn catalogue_lists_rows_then_unknown() {
     c.push(t.unknown_spec());
     let got: Vec<(&str, &str, &str, bool)> = c
         .iter()
-        .map(|s| (s.name.as_str(), s.method.as_str(), s.description.as_str(), s.read_only))
+        .map(|s| {
+            (
+                s.name.as_str(),
+                s.method.as_str(),
+                s.description.as_str(),
+                s.read_only,
+            )
+        })
         .collect();
     assert_eq!(
         got,
         [
             ("toy.item.get", "GET", "toy.item.get [GET]", true),
-            ("toy.item.delete", "DELETE", "toy.item.delete [DELETE]", false),
+            (
+                "toy.item.delete",
+                "DELETE",
+                "toy.item.delete [DELETE]",
+                false
+            ),
             ("toy.item.list", "GET", "toy.item.list [GET]", true),
             ("toy.ping.head", "HEAD", "toy.ping.head [HEAD]", true),
             ("toy.unknown", "*", "anything else", false),

@@ -160,17 +160,23 @@ fn from_openapi_third_party_spec_builds_and_passes_its_fixtures_in_the_host() {
         "cargo test (petstore)",
         Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
             .current_dir(work.join("petstore"))
-            .env("CARGO_TARGET_DIR", repo_root().join("connectors-wasm/target"))
+            .env(
+                "CARGO_TARGET_DIR",
+                repo_root().join("connectors-wasm/target"),
+            )
             .args(["test", "--quiet"]),
     );
-    let fixtures = std::fs::read_to_string(work.join("petstore/fixtures/generated.jsonl"))
-        .expect("fixtures");
+    let fixtures =
+        std::fs::read_to_string(work.join("petstore/fixtures/generated.jsonl")).expect("fixtures");
     for case in [
         r#"{"expect":{"name":"petstore.delete_pet","params":{"petId":"42"},"resource":"v1/pets/42","risk":"critical"},"method":"DELETE","path":"/v1/pets/42"}"#,
         r#"{"expect":{"name":"petstore.post_v1_owners_owner_id_pets_pet_id_vaccinations","params":{"owner_id":42,"petId":"42"},"resource":"v1/owners/42/pets/42","risk":"medium"},"method":"POST","path":"/v1/owners/42/pets/42/vaccinations"}"#,
         r#"{"expect":{"name":"petstore.order.cancel","params":{"order_number":42,"store_id":42},"resource":"v1/stores/42/orders/42","risk":"high"},"method":"DELETE","path":"/v1/stores/42/orders/42"}"#,
     ] {
-        assert!(fixtures.lines().any(|l| l == case), "no fixture {case}\n{fixtures}");
+        assert!(
+            fixtures.lines().any(|l| l == case),
+            "no fixture {case}\n{fixtures}"
+        );
     }
 }
 
@@ -184,7 +190,11 @@ fn from_openapi_refuses_bad_documents_and_writes_nothing() {
             r#"{"swagger":"2.0","paths":{"/a":{"get":{}}}}"#,
             "only OpenAPI 3.x",
         ),
-        ("empty", r#"{"openapi":"3.1.0","paths":{}}"#, "no operations"),
+        (
+            "empty",
+            r#"{"openapi":"3.1.0","paths":{}}"#,
+            "no operations",
+        ),
         (
             "duplicate",
             r#"{"openapi":"3.1.0","servers":[{"url":"https://a.test"}],"paths":{"/a":{"get":{"operationId":"same"}},"/b":{"get":{"operationId":"same"}}}}"#,

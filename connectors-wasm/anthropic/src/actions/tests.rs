@@ -3,9 +3,9 @@ use std::collections::{BTreeSet, HashMap};
 use tameflare_sdk::{Connector, Placement, Request, testing};
 
 use super::*;
-use tameflare_sdk::Risk;
 use crate::Anthropic;
 use crate::naming::{action_name, load_spec};
+use tameflare_sdk::Risk;
 
 /// The names policies rely on.
 const PINNED: &[&str] = &["anthropic.message.create"];
@@ -88,9 +88,15 @@ fn spec_coverage() {
             Some(m) if m.route as usize == i && OPS[i].action == want => {}
             Some(m) => failures.push(format!(
                 "{} {path} ({}): got {} ({}), want {want}",
-                op.method, op.operation_id, OPS[m.route as usize].action, OPS[m.route as usize].operation_id
+                op.method,
+                op.operation_id,
+                OPS[m.route as usize].action,
+                OPS[m.route as usize].operation_id
             )),
-            None => failures.push(format!("{} {path} ({}): unmapped", op.method, op.operation_id)),
+            None => failures.push(format!(
+                "{} {path} ({}): unmapped",
+                op.method, op.operation_id
+            )),
         }
         let a = classify(&Request::new(&op.method, DOMAIN, &path));
         if a.name != want {

@@ -85,9 +85,15 @@ fn spec_coverage() {
             Some(m) if m.route as usize == i && OPS[i].action == want => {}
             Some(m) => failures.push(format!(
                 "{} {path} ({}): got {} ({}), want {want}",
-                op.method, op.operation_id, OPS[m.route as usize].action, OPS[m.route as usize].operation_id
+                op.method,
+                op.operation_id,
+                OPS[m.route as usize].action,
+                OPS[m.route as usize].operation_id
             )),
-            None => failures.push(format!("{} {path} ({}): unmapped", op.method, op.operation_id)),
+            None => failures.push(format!(
+                "{} {path} ({}): unmapped",
+                op.method, op.operation_id
+            )),
         }
     }
     assert!(

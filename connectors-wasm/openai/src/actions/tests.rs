@@ -3,9 +3,9 @@ use std::collections::{BTreeSet, HashMap};
 use tameflare_sdk::{Connector, Request, testing};
 
 use super::*;
-use tameflare_sdk::Risk;
 use crate::Openai;
 use crate::naming::{SHARED, action, is_beta, load_spec, wire_path};
+use tameflare_sdk::Risk;
 
 /// The names policies rely on.
 const PINNED: &[&str] = &["openai.chat.create", "openai.file.upload"];
@@ -66,7 +66,10 @@ fn spec_coverage() {
                 "{} {path} ({}): got {} ({}), want {want}",
                 op.method, op.operation_id, OPS[j].action, OPS[j].operation_id
             )),
-            None => failures.push(format!("{} {path} ({}): unmapped", op.method, op.operation_id)),
+            None => failures.push(format!(
+                "{} {path} ({}): unmapped",
+                op.method, op.operation_id
+            )),
         }
     }
     assert!(

@@ -3,9 +3,9 @@ use std::collections::{BTreeSet, HashMap};
 use tameflare_sdk::{Connector, Request, testing};
 
 use super::*;
-use tameflare_sdk::Risk;
 use crate::Slack;
 use crate::naming::{action_name, load_spec};
+use tameflare_sdk::Risk;
 
 /// The names policies rely on.
 const PINNED: &[&str] = &["slack.message.send", "slack.channel.archive"];

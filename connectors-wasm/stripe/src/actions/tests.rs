@@ -3,9 +3,9 @@ use std::collections::{BTreeSet, HashMap};
 use tameflare_sdk::{Connector, Request, testing};
 
 use super::*;
-use tameflare_sdk::Risk;
 use crate::naming::{PINNED, action_name, host, load_spec};
 use crate::{DOMAINS, Stripe};
+use tameflare_sdk::Risk;
 
 #[test]
 fn fixtures() {
@@ -68,9 +68,15 @@ fn spec_coverage() {
             Some(m) if m.route as usize == i && OPS[i].action == want && got.name == want => {}
             Some(m) => failures.push(format!(
                 "{} {path} ({}): got {} ({}), want {want}",
-                op.method, op.operation_id, OPS[m.route as usize].action, OPS[m.route as usize].operation_id
+                op.method,
+                op.operation_id,
+                OPS[m.route as usize].action,
+                OPS[m.route as usize].operation_id
             )),
-            None => failures.push(format!("{} {path} ({}): unmapped", op.method, op.operation_id)),
+            None => failures.push(format!(
+                "{} {path} ({}): unmapped",
+                op.method, op.operation_id
+            )),
         }
     }
     assert!(

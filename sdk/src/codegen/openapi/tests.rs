@@ -45,15 +45,59 @@ fn petstore_is_read() {
         .map(|(m, p, r, ro, s, n)| (m, p, n, r, ro, s))
         .collect();
     let want = [
-        ("PUT", "/v1/owners/{owner_id}/pets/{petId}", "petstore.pet.adopt", Risk::Critical, false, ""),
-        ("GET", "/v1/pets", "petstore.list_pets", Risk::Low, true, "List pets"),
-        ("POST", "/v1/pets", "petstore.create_pets", Risk::Medium, false, "Create a pet."),
-        ("GET", "/v1/pets/{petId}", "petstore.show_pet_by_id", Risk::Low, true, ""),
-        ("DELETE", "/v1/pets/{petId}", "petstore.delete_v1_pets_pet_id", Risk::High, false, "Remove"),
+        (
+            "PUT",
+            "/v1/owners/{owner_id}/pets/{petId}",
+            "petstore.pet.adopt",
+            Risk::Critical,
+            false,
+            "",
+        ),
+        (
+            "GET",
+            "/v1/pets",
+            "petstore.list_pets",
+            Risk::Low,
+            true,
+            "List pets",
+        ),
+        (
+            "POST",
+            "/v1/pets",
+            "petstore.create_pets",
+            Risk::Medium,
+            false,
+            "Create a pet.",
+        ),
+        (
+            "GET",
+            "/v1/pets/{petId}",
+            "petstore.show_pet_by_id",
+            Risk::Low,
+            true,
+            "",
+        ),
+        (
+            "DELETE",
+            "/v1/pets/{petId}",
+            "petstore.delete_v1_pets_pet_id",
+            Risk::High,
+            false,
+            "Remove",
+        ),
     ];
     let want: Vec<_> = want
         .iter()
-        .map(|&(m, p, n, r, ro, s)| (m.to_owned(), p.to_owned(), n.to_owned(), r, ro, s.to_owned()))
+        .map(|&(m, p, n, r, ro, s)| {
+            (
+                m.to_owned(),
+                p.to_owned(),
+                n.to_owned(),
+                r,
+                ro,
+                s.to_owned(),
+            )
+        })
         .collect();
     assert_eq!(got, want);
 }
@@ -63,7 +107,11 @@ fn petstore_connector_fixtures() {
     let g = generate_connector("petstore", PETSTORE).unwrap();
     assert_eq!(g.actions.len(), 5);
     assert!(g.routes_rs.contains("pub(crate) static OPS: [Op; 5]"));
-    let lines: Vec<&str> = g.fixtures_jsonl.lines().filter(|l| !l.starts_with('#')).collect();
+    let lines: Vec<&str> = g
+        .fixtures_jsonl
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect();
     assert_eq!(
         lines,
         [
@@ -82,14 +130,29 @@ fn bad_documents_are_refused() {
     let cases: &[(&str, &str)] = &[
         ("openapi: 3.0.0\npaths: {}", "not a JSON document"),
         ("[1]", "not a JSON object"),
-        (r#"{"swagger":"2.0","paths":{}}"#, "unsupported version swagger \"2.0\""),
-        (r#"{"openapi":"2.5","paths":{}}"#, "unsupported version openapi \"2.5\""),
+        (
+            r#"{"swagger":"2.0","paths":{}}"#,
+            "unsupported version swagger \"2.0\"",
+        ),
+        (
+            r#"{"openapi":"2.5","paths":{}}"#,
+            "unsupported version openapi \"2.5\"",
+        ),
         (r#"{"paths":{}}"#, "no `openapi` field"),
         (r#"{"openapi":"3.1.0"}"#, "no operations"),
         (r#"{"openapi":"3.1.0","paths":{"/a":{}}}"#, "no operations"),
-        (r#"{"openapi":"3.1.0","paths":{"a":{"get":{}}}}"#, "must start with '/'"),
-        (r#"{"openapi":"3.1.0","paths":{"/a":{"get":{"x-tameflare-risk":"huge"}}}}"#, "x-tameflare-risk"),
-        (r##"{"openapi":"3.1.0","paths":{"/a":{"$ref":"#/x"}}}"##, "inline the path item"),
+        (
+            r#"{"openapi":"3.1.0","paths":{"a":{"get":{}}}}"#,
+            "must start with '/'",
+        ),
+        (
+            r#"{"openapi":"3.1.0","paths":{"/a":{"get":{"x-tameflare-risk":"huge"}}}}"#,
+            "x-tameflare-risk",
+        ),
+        (
+            r##"{"openapi":"3.1.0","paths":{"/a":{"$ref":"#/x"}}}"##,
+            "inline the path item",
+        ),
         (
             r#"{"openapi":"3.1.0","paths":{"/a":{"get":{"operationId":"x"}},"/b":{"get":{"operationId":"x"}}}}"#,
             "action name \"t.x\" names 2 operations",
@@ -113,12 +176,20 @@ fn bad_documents_are_refused() {
 fn server_urls() {
     let cases: &[(&str, Option<&str>, &str)] = &[
         ("https://api.example.com", Some("api.example.com"), ""),
-        ("https://API.example.com:8443/v2/?x", Some("api.example.com"), "/v2"),
+        (
+            "https://API.example.com:8443/v2/?x",
+            Some("api.example.com"),
+            "/v2",
+        ),
         ("/api/v3", None, "/api/v3"),
         ("https://{tenant}.example.com/v1", None, "/v1"),
     ];
     for &(url, host, path) in cases {
         let v = serde_json::json!({ "url": url });
-        assert_eq!(server(&v, "s").unwrap(), (host.map(String::from), path.to_owned()), "{url}");
+        assert_eq!(
+            server(&v, "s").unwrap(),
+            (host.map(String::from), path.to_owned()),
+            "{url}"
+        );
     }
 }
