@@ -287,12 +287,12 @@ impl Naming for OpenApiNaming {
 
     fn header(&self) -> String {
         let api = if self.title.is_empty() {
-            "The API's".to_owned()
+            "API"
         } else {
-            format!("{}:", self.title)
+            &self.title
         };
         format!(
-            "{api} operations → actions, from `spec/openapi.json`, one action per\noperation (the rule: `tameflare_sdk::codegen::openapi`)."
+            "{api} operations → actions, generated from `spec/openapi.json`, one action\nper operation (the rule: `tameflare_sdk::codegen::openapi`)."
         )
     }
 
