@@ -179,7 +179,12 @@ fn test(extra: &[String]) -> Result<(), String> {
     codegen(&["--check".to_owned()])?;
     // The guest side: native tests of the SDK and of every connector's
     // classification table, fixtures and spec coverage.
-    for manifest in ["sdk/Cargo.toml", "connectors-wasm/Cargo.toml"] {
+    // The SDK with every feature, so the generator (`codegen`) and the
+    // harness (`testing`) are linted and tested too.
+    for (manifest, features) in [
+        ("sdk/Cargo.toml", &["--all-features"][..]),
+        ("connectors-wasm/Cargo.toml", &[][..]),
+    ] {
         let mut c = cargo();
         c.args([
             "clippy",
@@ -188,10 +193,9 @@ fn test(extra: &[String]) -> Result<(), String> {
             "--all-targets",
             "--manifest-path",
             manifest,
-            "--",
-            "-D",
-            "warnings",
-        ]);
+        ])
+        .args(features)
+        .args(["--", "-D", "warnings"]);
         run(&format!("cargo clippy ({manifest})"), c)?;
         let mut c = cargo();
         c.args([
@@ -200,7 +204,8 @@ fn test(extra: &[String]) -> Result<(), String> {
             "--workspace",
             "--manifest-path",
             manifest,
-        ]);
+        ])
+        .args(features);
         run(&format!("cargo test ({manifest})"), c)?;
     }
     let mut c = cargo();
