@@ -6,8 +6,14 @@
 //! that wire an implementation to the generated bindings, [`route`] tables
 //! (templates matched against method + path, most literal wins, no
 //! allocation per lookup), and [`extract`] helpers for query parameters and
-//! JSON body fields. With the `testing` feature, [`testing`] runs fixture
-//! files natively.
+//! JSON body fields. A connector built from a table uses [`table`] for the
+//! lookup around the trie (HEAD as GET, the `<connector>.unknown` fallback,
+//! the resource rule, the catalogue). With the `testing` feature,
+//! [`testing`] runs fixture files natively; with the host-only `codegen`
+//! feature, [`codegen`] generates a connector's table from an OpenAPI 3
+//! document or a trimmed spec (the generator behind the built-in connectors
+//! and `tf connector new --from-openapi`). The default `guest` feature holds
+//! the component bindings; host programs turn it off.
 //!
 //! It never touches credentials, sockets, files or clocks, and connector code
 //! built on it never names a wit-bindgen type.
@@ -43,10 +49,14 @@
 // Lets generated code name this crate the same way from inside and outside.
 extern crate self as tameflare_sdk;
 
+#[cfg(feature = "guest")]
 pub mod bindings;
+#[cfg(feature = "codegen")]
+pub mod codegen;
 pub mod extract;
 pub mod json;
 pub mod route;
+pub mod table;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod types;
@@ -85,9 +95,9 @@ pub enum Level {
 /// Logs `message` through the host (rate-limited and truncated there).
 /// Natively (in tests) it writes to stderr.
 pub fn log(level: Level, message: &str) {
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(target_arch = "wasm32", feature = "guest"))]
     bindings::log(level, message);
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(not(all(target_arch = "wasm32", feature = "guest")))]
     eprintln!("[{level:?}] {message}");
 }
 
@@ -125,6 +135,7 @@ macro_rules! export_connector {
 
 #[doc(hidden)]
 pub mod __private {
+    #[cfg(feature = "guest")]
     pub use wit_bindgen;
 
     const PREFIX: &str = "tameflare-sdk ";

@@ -10,6 +10,8 @@ mod canonical;
 mod connectors;
 #[path = "e2e/credentials.rs"]
 mod credentials;
+#[path = "e2e/openapi.rs"]
+mod openapi;
 #[path = "e2e/sdks.rs"]
 mod sdks;
 

@@ -7,6 +7,11 @@
 //!   then runs formatting and lint checks and every test: the main workspace
 //!   (unit, integration, end-to-end with the real `tf` binary), the connectors
 //!   and the SDK.
+//! - `cargo xtask codegen [--check]`: regenerates the built-in connectors'
+//!   tables (`connectors-wasm/*/src/routes.rs`) from `specs/` with
+//!   `tameflare_sdk::codegen` and each connector's `src/naming.rs`; with
+//!   `--check` it regenerates in memory and fails, naming the file, when a
+//!   committed table differs. `cargo xtask test` runs the check first.
 //! - `cargo xtask bench`: the gateway benchmark (release build).
 //! - `cargo xtask deps`: checks that each heavy dependency is declared only by
 //!   the crate that owns it (`OWNERS`); `cargo xtask test` runs it first.
@@ -28,12 +33,13 @@ fn main() -> ExitCode {
         "test" => test(rest),
         "bench" => bench(rest),
         "deps" => deps(),
+        "codegen" => codegen(rest),
         "build" => ensure_wasm_target()
             .and_then(|()| build_release())
             .map(|_| ()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <serve|test|bench|build|deps>\n\n  serve  build everything (release) and start the gateway\n  test   run every check and test\n  bench  benchmark the gateway against direct and tunnelled requests\n  build  build connectors and the tf binary (release)\n  deps   check that each heavy dependency has its one owner"
+                "usage: cargo xtask <serve|test|bench|build|codegen|deps>\n\n  serve    build everything (release) and start the gateway\n  test     run every check and test\n  bench    benchmark the gateway against direct and tunnelled requests\n  build    build connectors and the tf binary (release)\n  codegen  regenerate the built-in connectors' tables from specs/ (--check: fail on a difference)\n  deps     check that each heavy dependency has its one owner"
             );
             return if task == "help" {
                 ExitCode::SUCCESS
@@ -131,6 +137,38 @@ fn serve(extra: &[String]) -> Result<(), String> {
     run("tf serve", c)
 }
 
+/// The generator runs natively as each connector's `routes_are_current`
+/// test (its `src/naming.rs` on `tameflare_sdk::codegen`), which compares
+/// the fresh table with the committed file in memory and, with
+/// `UPDATE_ROUTES` set, rewrites it. Same build as the connectors' tests.
+fn codegen(args: &[String]) -> Result<(), String> {
+    let check = match args {
+        [] => false,
+        [flag] if flag == "--check" => true,
+        _ => return Err("usage: cargo xtask codegen [--check]".into()),
+    };
+    let mut c = cargo();
+    c.args([
+        "test",
+        "--locked",
+        "--quiet",
+        "--workspace",
+        "--lib",
+        "--manifest-path",
+        "connectors-wasm/Cargo.toml",
+        "--",
+        "routes_are_current",
+    ]);
+    if check {
+        c.env_remove("UPDATE_ROUTES");
+        run("codegen --check (connectors-wasm/*/src/routes.rs)", c)
+            .map_err(|e| format!("{e}: a generated table is stale (the file is named above); run `cargo xtask codegen`"))
+    } else {
+        c.env("UPDATE_ROUTES", "1");
+        run("codegen (connectors-wasm/*/src/routes.rs)", c)
+    }
+}
+
 fn test(extra: &[String]) -> Result<(), String> {
     ensure_wasm_target()?;
     deps()?;
@@ -142,9 +180,15 @@ fn test(extra: &[String]) -> Result<(), String> {
         c.args(["fmt", "--all", "--check", "--manifest-path", manifest]);
         run(&format!("cargo fmt --check ({manifest})"), c)?;
     }
+    codegen(&["--check".to_owned()])?;
     // The guest side: native tests of the SDK and of every connector's
     // classification table, fixtures and spec coverage.
-    for manifest in ["sdk/Cargo.toml", "connectors-wasm/Cargo.toml"] {
+    // The SDK with every feature, so the generator (`codegen`) and the
+    // harness (`testing`) are linted and tested too.
+    for (manifest, features) in [
+        ("sdk/Cargo.toml", &["--all-features"][..]),
+        ("connectors-wasm/Cargo.toml", &[][..]),
+    ] {
         let mut c = cargo();
         c.args([
             "clippy",
@@ -153,10 +197,9 @@ fn test(extra: &[String]) -> Result<(), String> {
             "--all-targets",
             "--manifest-path",
             manifest,
-            "--",
-            "-D",
-            "warnings",
-        ]);
+        ])
+        .args(features)
+        .args(["--", "-D", "warnings"]);
         run(&format!("cargo clippy ({manifest})"), c)?;
         let mut c = cargo();
         c.args([
@@ -165,7 +208,8 @@ fn test(extra: &[String]) -> Result<(), String> {
             "--workspace",
             "--manifest-path",
             manifest,
-        ]);
+        ])
+        .args(features);
         run(&format!("cargo test ({manifest})"), c)?;
     }
     let mut c = cargo();

@@ -9,32 +9,22 @@
 //! `anthropic.message.create` covers both.
 
 use tameflare_sdk::extract::JsonValue;
-use tameflare_sdk::{Action, ActionSpec, Param, ParamValue, Request, Risk};
+use tameflare_sdk::table::{Op, Table};
+use tameflare_sdk::{Action, ActionSpec, Param, ParamValue, Request};
 
 use crate::routes::{OPS, ROUTER};
 
 /// The API's domain.
 pub(crate) const DOMAIN: &str = "api.anthropic.com";
 
-/// Body field bits of [`Op::body`].
+/// Body field bits of [`Extra::body`].
 pub(crate) const BODY_MODEL: u8 = 1;
 pub(crate) const BODY_STREAM: u8 = 2;
 pub(crate) const BODY_MAX_TOKENS: u8 = 4;
 
-/// One operation of the generated table.
+/// Anthropic's columns of the generated table.
 #[derive(Debug)]
-pub(crate) struct Op {
-    pub(crate) method: &'static str,
-    pub(crate) path: &'static str,
-    pub(crate) operation_id: &'static str,
-    pub(crate) action: &'static str,
-    pub(crate) summary: &'static str,
-    /// Path parameter names in path order.
-    pub(crate) params: &'static [&'static str],
-    /// Leading path segments that form the resource (`u8::MAX`: all).
-    pub(crate) keep: u8,
-    pub(crate) risk: Risk,
-    pub(crate) read_only: bool,
+pub(crate) struct Extra {
     /// Only the SDK's `client.beta` calls it.
     pub(crate) beta: bool,
     /// Which of `model`, `stream`, `max_tokens` the body may carry
@@ -45,63 +35,39 @@ pub(crate) struct Op {
 /// The action of requests the table does not know.
 pub(crate) const UNKNOWN: &str = "anthropic.unknown";
 
+/// The generated table and the lookup around it.
+pub(crate) static TABLE: Table<Extra> = Table {
+    ops: &OPS,
+    router: &ROUTER,
+    unknown: UNKNOWN,
+    unknown_description: "A request to api.anthropic.com that matches no known operation",
+};
+
 /// Every action `classify` can return: one entry per (method, path), plus
 /// `anthropic.unknown`.
 pub(crate) fn catalogue() -> Vec<ActionSpec> {
-    let mut specs: Vec<ActionSpec> = OPS
-        .iter()
-        .map(|op| ActionSpec {
-            name: op.action.into(),
-            description: format!(
-                "{} [{}{}]",
-                op.summary,
-                op.operation_id,
-                if op.beta { ", beta" } else { "" }
-            ),
-            method: op.method.into(),
-            path_template: op.path.into(),
-            risk: op.risk,
-            read_only: op.read_only,
-        })
-        .collect();
-    specs.push(ActionSpec {
-        name: UNKNOWN.into(),
-        description: "A request to api.anthropic.com that matches no known operation".into(),
-        method: "*".into(),
-        path_template: "/{path+}".into(),
-        risk: Risk::High,
-        read_only: false,
+    let mut specs = TABLE.catalogue(|op| {
+        format!(
+            "{} [{}{}]",
+            op.summary,
+            op.operation_id,
+            if op.extra.beta { ", beta" } else { "" }
+        )
     });
+    specs.push(TABLE.unknown_spec());
     specs
 }
 
 /// Classifies one request; never fails (unknown requests are
 /// `anthropic.unknown`, high risk, so policy decides).
 pub(crate) fn classify(req: &Request) -> Action {
-    // HEAD is GET without a body: same operation.
-    let method = if req.method == "HEAD" {
-        "GET"
-    } else {
-        req.method.as_str()
-    };
     let path = req.path.as_str();
-    let Some(m) = ROUTER.lookup(method, path) else {
-        return Action {
-            name: UNKNOWN.into(),
-            resource: path.trim_start_matches('/').into(),
-            params: Vec::new(),
-            risk: Risk::High,
-            parts: Vec::new(),
-        };
+    let Some((op, m)) = TABLE.lookup(&req.method, path) else {
+        return TABLE.unknown_action(path);
     };
-    let op = &OPS[m.route as usize];
-    let values = m.captures.values();
-    let mut params = Vec::with_capacity(values.len() + op.body.count_ones() as usize);
-    for (&pname, &value) in op.params.iter().zip(values) {
-        params.push(Param::infer(pname, value));
-    }
-    if op.body != 0 {
-        body_params(req, op.body, &mut params);
+    let mut params = op.path_params(&m, op.extra.body.count_ones() as usize);
+    if op.extra.body != 0 {
+        body_params(req, op.extra.body, &mut params);
     }
     Action {
         name: op.action.into(),
@@ -148,13 +114,8 @@ fn body_params(req: &Request, bits: u8, params: &mut Vec<Param>) {
 
 /// The path up to the operation's last parameter, without the leading `/`
 /// and the `v1/` version: `messages/batches/msgbatch_01`.
-fn resource(path: &str, op: &Op) -> String {
-    let mut r = path.trim_start_matches('/');
-    if op.keep != u8::MAX
-        && let Some((end, _)) = r.match_indices('/').nth(usize::from(op.keep) - 1)
-    {
-        r = &r[..end];
-    }
+fn resource(path: &str, op: &Op<Extra>) -> String {
+    let mut r = op.resource(path);
     // Literal segments match case-insensitively, so `V1/` goes too.
     if r.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("v1/")) {
         r = &r[3..];

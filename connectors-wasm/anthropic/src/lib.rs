@@ -4,14 +4,14 @@
 //! from `anthropic.message.create` to `anthropic.organization.api_key.update`.
 //!
 //! Owns the action catalogue (generated from the operations list derived
-//! from Anthropic's Python SDK into `routes.rs`, see `codegen.rs`),
+//! from Anthropic's Python SDK into `routes.rs`, see `naming.rs`),
 //! classification of one request, and the credential placement
 //! (`x-api-key: {secret}`). Never sees a credential, never keeps state
 //! between calls.
 
 mod actions;
 #[cfg(test)]
-mod codegen;
+mod naming;
 #[rustfmt::skip]
 mod routes;
 

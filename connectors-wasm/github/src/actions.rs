@@ -3,27 +3,21 @@
 //! `github.issue.close`, `github.file.update`), and `github.unknown` for
 //! anything the table does not know.
 
+use tameflare_sdk::table::{Op, Table};
 use tameflare_sdk::{Action, ActionSpec, Param, Request, Risk};
 
 use crate::routes::{OPS, ROUTER};
 
-/// One operation of the generated table.
-#[derive(Debug)]
-pub(crate) struct Op {
-    pub(crate) method: &'static str,
-    pub(crate) path: &'static str,
-    pub(crate) operation_id: &'static str,
-    pub(crate) action: &'static str,
-    pub(crate) summary: &'static str,
-    /// Path parameter names in path order.
-    pub(crate) params: &'static [&'static str],
-    /// Leading path segments that form the resource (`u8::MAX`: all).
-    pub(crate) keep: u8,
-    pub(crate) risk: Risk,
-}
-
 /// The action of requests the table does not know.
 pub(crate) const UNKNOWN: &str = "github.unknown";
+
+/// The generated table and the lookup around it.
+pub(crate) static TABLE: Table = Table {
+    ops: &OPS,
+    router: &ROUTER,
+    unknown: UNKNOWN,
+    unknown_description: "A request to api.github.com that matches no known operation",
+};
 
 /// A body-dependent variant of an operation's action.
 struct Variant {
@@ -71,18 +65,7 @@ fn has_sha(req: &Request) -> bool {
 /// Every action `classify` can return, one entry per (method, path) and
 /// variant, plus `github.unknown`.
 pub(crate) fn catalogue() -> Vec<ActionSpec> {
-    let read_only = |m: &str| m == "GET" || m == "HEAD";
-    let mut specs: Vec<ActionSpec> = OPS
-        .iter()
-        .map(|op| ActionSpec {
-            name: op.action.into(),
-            description: format!("{} [{}]", op.summary, op.operation_id),
-            method: op.method.into(),
-            path_template: op.path.into(),
-            risk: op.risk,
-            read_only: read_only(op.method),
-        })
-        .collect();
+    let mut specs = TABLE.catalogue(|op| format!("{} [{}]", op.summary, op.operation_id));
     for v in VARIANTS {
         let op = OPS
             .iter()
@@ -97,37 +80,17 @@ pub(crate) fn catalogue() -> Vec<ActionSpec> {
             read_only: false,
         });
     }
-    specs.push(ActionSpec {
-        name: UNKNOWN.into(),
-        description: "A request to api.github.com that matches no known operation".into(),
-        method: "*".into(),
-        path_template: "/{path+}".into(),
-        risk: Risk::High,
-        read_only: false,
-    });
+    specs.push(TABLE.unknown_spec());
     specs
 }
 
 /// Classifies one request; never fails (unknown requests are
 /// `github.unknown`, high risk, so policy decides).
 pub(crate) fn classify(req: &Request) -> Action {
-    // HEAD is GET without a body: same operation.
-    let method = if req.method == "HEAD" {
-        "GET"
-    } else {
-        req.method.as_str()
-    };
     let path = api_path(req);
-    let Some(m) = ROUTER.lookup(method, path) else {
-        return Action {
-            name: UNKNOWN.into(),
-            resource: path.trim_start_matches('/').into(),
-            params: Vec::new(),
-            risk: Risk::High,
-            parts: Vec::new(),
-        };
+    let Some((op, m)) = TABLE.lookup(&req.method, path) else {
+        return TABLE.unknown_action(path);
     };
-    let op = &OPS[m.route as usize];
     let (name, risk) = VARIANTS
         .iter()
         .find(|v| v.base == op.action && (v.applies)(req))
@@ -164,12 +127,7 @@ fn api_path(req: &Request) -> &str {
 /// The path up to the operation's last parameter, without the leading `/`
 /// and, for repository paths, without `repos/`: `octo/hello/pulls/7`.
 fn resource(path: &str, op: &Op) -> String {
-    let mut r = path.trim_start_matches('/');
-    if op.keep != u8::MAX
-        && let Some((end, _)) = r.match_indices('/').nth(usize::from(op.keep) - 1)
-    {
-        r = &r[..end];
-    }
+    let mut r = op.resource(path);
     // Literal segments match case-insensitively, so `REPOS/` goes too.
     if op.path.starts_with("/repos/{owner}/{repo}")
         && r.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("repos/"))

@@ -3,13 +3,13 @@
 //! `github.actions.list_workflow_runs`.
 //!
 //! Owns the action catalogue (generated from GitHub's OpenAPI description
-//! into `routes.rs`, see `codegen.rs`), classification of one request, and the
+//! into `routes.rs`, see `naming.rs`), classification of one request, and the
 //! credential placement (`authorization: Bearer {secret}`). Never sees a
 //! credential, never keeps state between calls.
 
 mod actions;
 #[cfg(test)]
-mod codegen;
+mod naming;
 #[rustfmt::skip]
 mod routes;
 

@@ -2,7 +2,7 @@
 //! endpoint: GET opens the server's SSE stream, DELETE ends the session,
 //! POST carries one JSON-RPC message or a batch (JSON array) of them.
 //!
-//! A message with a `method` is looked up in the generated [`METHODS`]
+//! A message with a `method` is looked up in the generated [`OPS`]
 //! table (unknown methods are `mcp.unknown`, high); `tools/call` becomes
 //! `mcp.tools.<tool>` when the tool name is a valid, unreserved segment; a
 //! message without `method` but with `result` or `error` is `mcp.response`.
@@ -12,18 +12,8 @@ use std::borrow::Cow;
 
 use tameflare_sdk::{Action, ActionSpec, ClassifyError, Param, ParamValue, Request, Risk};
 
-use crate::routes::METHODS;
+use crate::routes::OPS;
 use tameflare_sdk::json::{self, Value};
-
-/// One client-sendable JSON-RPC method of the generated table.
-#[derive(Debug)]
-pub(crate) struct Method {
-    pub(crate) method: &'static str,
-    pub(crate) action: &'static str,
-    pub(crate) risk: Risk,
-    pub(crate) read_only: bool,
-    pub(crate) description: &'static str,
-}
 
 /// Prefix of per-tool actions; the catalogue lists the family `mcp.tools.*`.
 pub(crate) const TOOLS_PREFIX: &str = "mcp.tools.";
@@ -58,12 +48,12 @@ pub(crate) fn catalogue() -> Vec<ActionSpec> {
         risk,
         read_only,
     };
-    let mut specs: Vec<ActionSpec> = METHODS
+    let mut specs: Vec<ActionSpec> = OPS
         .iter()
         .map(|m| {
             spec(
                 m.action,
-                &format!("JSON-RPC `{}`: {}", m.method, m.description),
+                &format!("JSON-RPC `{}`: {}", m.operation_id, m.summary),
                 "POST",
                 m.risk,
                 m.read_only,
@@ -301,10 +291,10 @@ fn classify_message(obj: &str) -> Result<Message, ClassifyError> {
     };
     let method = json::unescape(raw_method);
     out.push(text_param("method", truncated(Cow::Borrowed(&method))));
-    let Ok(i) = METHODS.binary_search_by(|m| m.method.cmp(&method)) else {
+    let Ok(i) = OPS.binary_search_by(|m| m.operation_id.cmp(&method)) else {
         return Ok((Cow::Borrowed(UNKNOWN), Risk::High, out));
     };
-    let m = &METHODS[i];
+    let m = &OPS[i];
     if m.action != TOOLS_CALL {
         return Ok((Cow::Borrowed(m.action), m.risk, out));
     }
@@ -388,7 +378,7 @@ pub(crate) fn tool_segment(tool: &str) -> bool {
         && tool
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
-        && !METHODS.iter().any(|m| {
+        && !OPS.iter().any(|m| {
             m.action
                 .strip_prefix(TOOLS_PREFIX)
                 .is_some_and(|taken| taken.eq_ignore_ascii_case(tool))

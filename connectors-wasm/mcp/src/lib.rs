@@ -5,7 +5,7 @@
 //! `mcp.session.delete` (DELETE).
 //!
 //! Owns the method table (generated from `specs/mcp.methods.jsonl` into
-//! `routes.rs`, see `codegen.rs`), classification of one request (JSON
+//! `routes.rs`, see `naming.rs`), classification of one request (JSON
 //! read with the SDK's validating reader, `tameflare_sdk::json`), and
 //! the default credential placement (`authorization: Bearer {secret}`).
 //! Claims no domains: each instance's MCP servers are host configuration.
@@ -13,7 +13,7 @@
 
 mod actions;
 #[cfg(test)]
-mod codegen;
+mod naming;
 #[rustfmt::skip]
 mod routes;
 

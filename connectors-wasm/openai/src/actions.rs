@@ -5,24 +5,14 @@
 
 use tameflare_sdk::extract::{JsonValue, query_param};
 use tameflare_sdk::route::Match;
-use tameflare_sdk::{Action, ActionSpec, Param, ParamValue, Request, Risk};
+use tameflare_sdk::table::{Op, Table};
+use tameflare_sdk::{Action, ActionSpec, Param, ParamValue, Request};
 
 use crate::routes::{OPS, ROUTER};
 
-/// One operation of the generated table.
+/// OpenAI's columns of the generated table.
 #[derive(Debug)]
-pub(crate) struct Op {
-    pub(crate) method: &'static str,
-    /// The wire path template, `?beta=true` included for beta twins.
-    pub(crate) path: &'static str,
-    pub(crate) operation_id: &'static str,
-    pub(crate) action: &'static str,
-    pub(crate) summary: &'static str,
-    /// Path parameter names in path order.
-    pub(crate) params: &'static [&'static str],
-    /// Path segments after `/v1` that form the resource (`u8::MAX`: all).
-    pub(crate) keep: u8,
-    pub(crate) risk: Risk,
+pub(crate) struct Extra {
     /// Bits of [`BODY_FIELDS`] the operation's JSON body declares.
     pub(crate) body: u8,
     /// Index of the operation `?beta=true` selects instead (`u16::MAX`: none).
@@ -35,28 +25,19 @@ pub(crate) const UNKNOWN: &str = "openai.unknown";
 /// Top-level JSON body fields exposed as params, by bit of [`Op::body`].
 pub(crate) const BODY_FIELDS: &[&str] = &["model", "stream", "max_tokens", "max_completion_tokens"];
 
+/// The generated table and the lookup around it.
+pub(crate) static TABLE: Table<Extra> = Table {
+    ops: &OPS,
+    router: &ROUTER,
+    unknown: UNKNOWN,
+    unknown_description: "A request to api.openai.com that matches no known operation",
+};
+
 /// Every action `classify` can return, one entry per operation (the shared
 /// `openai.eval_run.cancel` once per path), plus `openai.unknown`.
 pub(crate) fn catalogue() -> Vec<ActionSpec> {
-    let mut specs: Vec<ActionSpec> = OPS
-        .iter()
-        .map(|op| ActionSpec {
-            name: op.action.into(),
-            description: format!("{} [{}]", op.summary, op.operation_id),
-            method: op.method.into(),
-            path_template: op.path.into(),
-            risk: op.risk,
-            read_only: op.method == "GET",
-        })
-        .collect();
-    specs.push(ActionSpec {
-        name: UNKNOWN.into(),
-        description: "A request to api.openai.com that matches no known operation".into(),
-        method: "*".into(),
-        path_template: "/{path+}".into(),
-        risk: Risk::High,
-        read_only: false,
-    });
+    let mut specs = TABLE.catalogue(|op| format!("{} [{}]", op.summary, op.operation_id));
+    specs.push(TABLE.unknown_spec());
     specs
 }
 
@@ -66,9 +47,9 @@ pub(crate) fn lookup<'p>(
     path: &'p str,
     query: Option<&str>,
 ) -> Option<(usize, Match<'p>)> {
-    let m = ROUTER.lookup(method, path)?;
+    let m = TABLE.lookup_match(method, path)?;
     let i = m.route as usize;
-    let twin = OPS[i].beta_twin;
+    let twin = OPS[i].extra.beta_twin;
     if twin != u16::MAX && query.and_then(|q| query_param(q, "beta")) == Some("true") {
         return Some((usize::from(twin), m));
     }
@@ -78,31 +59,15 @@ pub(crate) fn lookup<'p>(
 /// Classifies one request; never fails (unknown requests are
 /// `openai.unknown`, high risk, so policy decides).
 pub(crate) fn classify(req: &Request) -> Action {
-    // HEAD is GET without a body: same operation.
-    let method = if req.method == "HEAD" {
-        "GET"
-    } else {
-        req.method.as_str()
-    };
-    let Some((i, m)) = lookup(method, &req.path, req.query.as_deref()) else {
-        return Action {
-            name: UNKNOWN.into(),
-            resource: req.path.trim_start_matches('/').into(),
-            params: Vec::new(),
-            risk: Risk::High,
-            parts: Vec::new(),
-        };
+    let Some((i, m)) = lookup(&req.method, &req.path, req.query.as_deref()) else {
+        return TABLE.unknown_action(&req.path);
     };
     let op = &OPS[i];
-    let values = m.captures.values();
-    let mut params = Vec::with_capacity(values.len() + BODY_FIELDS.len());
-    for (&pname, &value) in op.params.iter().zip(values) {
-        params.push(Param::infer(pname, value));
-    }
-    if op.body != 0
+    let mut params = op.path_params(&m, BODY_FIELDS.len());
+    if op.extra.body != 0
         && let Some(body) = json_body(req)
     {
-        body_params(body, op.body, &mut params);
+        body_params(body, op.extra.body, &mut params);
     }
     Action {
         name: op.action.into(),
@@ -157,15 +122,10 @@ fn body_params(body: &[u8], bits: u8, params: &mut Vec<Param>) {
 /// The path after `/v1/` up to the operation's last parameter:
 /// `files/file-abc` for `/v1/files/file-abc/content`, `chat/completions` for
 /// `/v1/chat/completions`.
-fn resource(path: &str, op: &Op) -> String {
+fn resource(path: &str, op: &Op<Extra>) -> String {
+    let r = op.resource(path);
     // The route matched, so the path starts with `/v1/` (any case).
-    let mut r = path.get(4..).unwrap_or_default();
-    if op.keep != u8::MAX
-        && let Some((end, _)) = r.match_indices('/').nth(usize::from(op.keep) - 1)
-    {
-        r = &r[..end];
-    }
-    r.to_string()
+    r.get(3..).unwrap_or_default().to_string()
 }
 
 #[cfg(test)]

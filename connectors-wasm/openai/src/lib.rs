@@ -4,13 +4,13 @@
 //!
 //! Owns the action catalogue (generated from the flattened OpenAPI
 //! description plus the newer SDK-only operations into `routes.rs`, see
-//! `codegen.rs`), classification of one request, and the credential
+//! `naming.rs`), classification of one request, and the credential
 //! placement (`authorization: Bearer {secret}`). Never sees a credential,
 //! never keeps state between calls.
 
 mod actions;
 #[cfg(test)]
-mod codegen;
+mod naming;
 #[rustfmt::skip]
 mod routes;
 

@@ -6,22 +6,10 @@
 use std::borrow::Cow;
 
 use tameflare_sdk::extract::{form_decode, form_decoded, form_field, json_field};
-use tameflare_sdk::{Action, ActionSpec, Param, ParamValue, Request, Risk};
+use tameflare_sdk::table::Table;
+use tameflare_sdk::{Action, ActionSpec, Param, ParamValue, Request};
 
 use crate::routes::{OPS, ROUTER};
-
-/// One method of the generated table.
-#[derive(Debug)]
-pub(crate) struct Op {
-    /// `/api/<method>`.
-    pub(crate) path: &'static str,
-    /// The Slack method name, e.g. `chat.postMessage`.
-    pub(crate) method: &'static str,
-    pub(crate) action: &'static str,
-    pub(crate) summary: &'static str,
-    pub(crate) read_only: bool,
-    pub(crate) risk: Risk,
-}
 
 /// The HTTP methods every Slack method is served on: POST with a form or
 /// JSON body, GET with query arguments. (HEAD is classified as GET.)
@@ -30,51 +18,36 @@ pub(crate) const HTTP_METHODS: [&str; 2] = ["POST", "GET"];
 /// The action of requests the table does not know.
 pub(crate) const UNKNOWN: &str = "slack.unknown";
 
+/// The generated table (one row per Slack method, whose operation id is the
+/// method name) and the lookup around it.
+pub(crate) static TABLE: Table = Table {
+    ops: &OPS,
+    router: &ROUTER,
+    unknown: UNKNOWN,
+    unknown_description: "A request to Slack that matches no known Web API method",
+};
+
 /// Every action `classify` can return: one entry per method and HTTP verb,
 /// plus `slack.unknown`.
 pub(crate) fn catalogue() -> Vec<ActionSpec> {
     let mut specs = Vec::with_capacity(OPS.len() * HTTP_METHODS.len() + 1);
     for op in OPS.iter() {
         for m in HTTP_METHODS {
-            specs.push(ActionSpec {
-                name: op.action.into(),
-                description: format!("{} [{}]", op.summary, op.method),
-                method: m.into(),
-                path_template: op.path.into(),
-                risk: op.risk,
-                read_only: op.read_only,
-            });
+            let mut spec = op.spec(format!("{} [{}]", op.summary, op.operation_id));
+            spec.method = m.into();
+            specs.push(spec);
         }
     }
-    specs.push(ActionSpec {
-        name: UNKNOWN.into(),
-        description: "A request to Slack that matches no known Web API method".into(),
-        method: "*".into(),
-        path_template: "/{path+}".into(),
-        risk: Risk::High,
-        read_only: false,
-    });
+    specs.push(TABLE.unknown_spec());
     specs
 }
 
 /// Classifies one request; never fails (unknown requests are
 /// `slack.unknown`, high risk, so policy decides).
 pub(crate) fn classify(req: &Request) -> Action {
-    let method = if req.method == "HEAD" {
-        "GET"
-    } else {
-        req.method.as_str()
+    let Some((op, _)) = TABLE.lookup(&req.method, &req.path) else {
+        return TABLE.unknown_action(&req.path);
     };
-    let Some(m) = ROUTER.lookup(method, &req.path) else {
-        return Action {
-            name: UNKNOWN.into(),
-            resource: req.path.trim_start_matches('/').into(),
-            params: Vec::new(),
-            risk: Risk::High,
-            parts: Vec::new(),
-        };
-    };
-    let op = &OPS[m.route as usize];
     let args = Args::of(req);
     let channel = args.text("channel");
     let mut params = Vec::with_capacity(3);
@@ -92,7 +65,7 @@ pub(crate) fn classify(req: &Request) -> Action {
     }
     Action {
         name: op.action.into(),
-        resource: channel.map_or_else(|| op.method.to_string(), Cow::into_owned),
+        resource: channel.map_or_else(|| op.operation_id.to_string(), Cow::into_owned),
         params,
         risk: op.risk,
         parts: Vec::new(),

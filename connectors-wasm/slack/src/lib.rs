@@ -3,7 +3,7 @@
 //! `slack.admin.conversations.bulk_archive`.
 //!
 //! Owns the action catalogue (generated from `specs/slack.operations.jsonl`
-//! into `routes.rs`, see `codegen.rs`), classification of one request
+//! into `routes.rs`, see `naming.rs`), classification of one request
 //! (`POST` or `GET /api/<method>`, with `channel`, `user` and `text_len`
 //! taken from a JSON or form body or the query), and the credential
 //! placement (`authorization: Bearer {secret}`). Never sees a credential,
@@ -11,7 +11,7 @@
 
 mod actions;
 #[cfg(test)]
-mod codegen;
+mod naming;
 #[rustfmt::skip]
 mod routes;
 

@@ -4,30 +4,24 @@
 //! for anything the table does not know.
 
 use tameflare_sdk::extract::{self, JsonValue};
-use tameflare_sdk::{Action, ActionSpec, Param, ParamValue, Request, Risk};
+use tameflare_sdk::table::Table;
+use tameflare_sdk::{Action, ActionSpec, Param, ParamValue, Request};
 
 use crate::routes::{OPS, ROUTER};
 
-/// One operation of the generated table.
+/// Stripe's columns of the generated table.
 #[derive(Debug)]
-pub(crate) struct Op {
-    pub(crate) method: &'static str,
-    pub(crate) path: &'static str,
+pub(crate) struct Extra {
     /// The host the operation is served on.
     pub(crate) host: &'static str,
-    pub(crate) operation_id: &'static str,
-    pub(crate) action: &'static str,
-    pub(crate) summary: &'static str,
-    /// Path parameter names in path order.
-    pub(crate) params: &'static [&'static str],
-    /// Leading path segments that form the resource (`u8::MAX`: all).
-    pub(crate) keep: u8,
-    pub(crate) risk: Risk,
     /// Bit `i` set when the operation takes field [`FIELDS`]`[i]`.
     pub(crate) fields: u8,
     /// True when the body is JSON (v2), else form-encoded (v1).
     pub(crate) json: bool,
 }
+
+/// One operation of the generated table.
+pub(crate) type Op = tameflare_sdk::table::Op<Extra>;
 
 /// Body (POST) or query (GET, DELETE) fields reported as params when the
 /// operation takes them.
@@ -36,63 +30,39 @@ pub(crate) const FIELDS: [&str; 3] = ["amount", "currency", "customer"];
 /// The action of requests the table does not know.
 pub(crate) const UNKNOWN: &str = "stripe.unknown";
 
+/// The generated table and the lookup around it.
+pub(crate) static TABLE: Table<Extra> = Table {
+    ops: &OPS,
+    router: &ROUTER,
+    unknown: UNKNOWN,
+    unknown_description: "A request to a Stripe domain that matches no known operation",
+};
+
 /// Every action `classify` can return: one per (method, path), plus
 /// `stripe.unknown`.
 pub(crate) fn catalogue() -> Vec<ActionSpec> {
-    let mut specs: Vec<ActionSpec> = OPS
-        .iter()
-        .map(|op| ActionSpec {
-            name: op.action.into(),
-            description: if op.host == "api.stripe.com" {
-                format!("{} [{}]", op.summary, op.operation_id)
-            } else {
-                format!("{} [{}, {}]", op.summary, op.operation_id, op.host)
-            },
-            method: op.method.into(),
-            path_template: op.path.into(),
-            risk: op.risk,
-            read_only: op.method == "GET",
-        })
-        .collect();
-    specs.push(ActionSpec {
-        name: UNKNOWN.into(),
-        description: "A request to a Stripe domain that matches no known operation".into(),
-        method: "*".into(),
-        path_template: "/{path+}".into(),
-        risk: Risk::High,
-        read_only: false,
+    let mut specs = TABLE.catalogue(|op| {
+        if op.extra.host == "api.stripe.com" {
+            format!("{} [{}]", op.summary, op.operation_id)
+        } else {
+            format!("{} [{}, {}]", op.summary, op.operation_id, op.extra.host)
+        }
     });
+    specs.push(TABLE.unknown_spec());
     specs
 }
 
 /// Classifies one request; never fails (unknown requests are
 /// `stripe.unknown`, high risk, so policy decides).
 pub(crate) fn classify(req: &Request) -> Action {
-    // HEAD is GET without a body: same operation.
-    let method = if req.method == "HEAD" {
-        "GET"
-    } else {
-        req.method.as_str()
-    };
     let path = req.path.as_str();
-    let Some(m) = ROUTER.lookup(method, path) else {
-        return Action {
-            name: UNKNOWN.into(),
-            resource: path.trim_start_matches('/').into(),
-            params: Vec::new(),
-            risk: Risk::High,
-            parts: Vec::new(),
-        };
+    let Some((op, m)) = TABLE.lookup(&req.method, path) else {
+        return TABLE.unknown_action(path);
     };
-    let op = &OPS[m.route as usize];
-    let values = m.captures.values();
-    let mut params = Vec::with_capacity(values.len() + op.fields.count_ones() as usize);
-    for (&pname, &value) in op.params.iter().zip(values) {
-        params.push(Param::infer(pname, value));
-    }
+    let mut params = op.path_params(&m, op.extra.fields.count_ones() as usize);
     for (i, &name) in FIELDS.iter().enumerate() {
-        if op.fields & (1 << i) != 0
-            && let Some(value) = field(req, method, op, name)
+        if op.extra.fields & (1 << i) != 0
+            && let Some(value) = field(req, op, name)
         {
             params.push(Param {
                 name: name.into(),
@@ -102,7 +72,7 @@ pub(crate) fn classify(req: &Request) -> Action {
     }
     Action {
         name: op.action.into(),
-        resource: resource(path, op),
+        resource: op.resource(path).into(),
         params,
         risk: op.risk,
         parts: Vec::new(),
@@ -111,11 +81,11 @@ pub(crate) fn classify(req: &Request) -> Action {
 
 /// Field `name` of the request: from the body for POST (JSON for v2, form
 /// for v1; the query when the body lacks it), from the query otherwise.
-fn field(req: &Request, method: &str, op: &Op, name: &str) -> Option<ParamValue> {
-    if method == "POST"
+fn field(req: &Request, op: &Op, name: &str) -> Option<ParamValue> {
+    if req.method == "POST"
         && let Some(body) = req.body.as_deref()
     {
-        let found = if op.json {
+        let found = if op.extra.json {
             json_param(body, name)
         } else {
             form_value(body, name).map(|v| typed(name, v))
@@ -174,18 +144,6 @@ fn json_scalar(name: &str, v: JsonValue<'_>) -> Option<ParamValue> {
         JsonValue::Bool(b) => Some(ParamValue::Boolean(b)),
         JsonValue::Null | JsonValue::Composite(_) => None,
     }
-}
-
-/// The path up to the operation's last parameter, without the leading `/`:
-/// `v1/payment_intents/pi_1`.
-fn resource(path: &str, op: &Op) -> String {
-    let mut r = path.trim_start_matches('/');
-    if op.keep != u8::MAX
-        && let Some((end, _)) = r.match_indices('/').nth(usize::from(op.keep) - 1)
-    {
-        r = &r[..end];
-    }
-    r.to_string()
 }
 
 #[cfg(test)]

@@ -4,14 +4,14 @@
 //! `stripe.charge.create` to `stripe.v2_money_management_payout_intent.confirm`.
 //!
 //! Owns the action catalogue (generated from `specs/stripe.operations.jsonl`
-//! into `routes.rs`, see `codegen.rs`), classification of one request (with
+//! into `routes.rs`, see `naming.rs`), classification of one request (with
 //! `amount`, `currency` and `customer` read from the form or JSON body or the
 //! query), and the credential placement (`authorization: Bearer {secret}`).
 //! Never sees a credential, never keeps state between calls.
 
 mod actions;
 #[cfg(test)]
-mod codegen;
+mod naming;
 #[rustfmt::skip]
 mod routes;
 

@@ -119,9 +119,14 @@ pub(crate) enum ConnectorCommand {
 pub(crate) struct ConnectorNewArgs {
     /// Connector name: lowercase letters, digits, `-` and `_`, starting with a letter.
     pub(crate) name: String,
-    /// The API's host names, comma separated.
-    #[arg(long, value_delimiter = ',', required = true)]
+    /// The API's host names, comma separated (with --from-openapi: default
+    /// the hosts of the document's servers).
+    #[arg(long, value_delimiter = ',', required_unless_present = "from_openapi")]
     pub(crate) domains: Vec<String>,
+    /// Generate the whole catalogue from an OpenAPI 3 document (JSON), one
+    /// action per operation, instead of the hand-written example table.
+    #[arg(long, value_name = "SPEC.json")]
+    pub(crate) from_openapi: Option<PathBuf>,
     /// Where to create the crate (default: ./NAME).
     #[arg(long, value_name = "DIR")]
     pub(crate) dir: Option<PathBuf>,

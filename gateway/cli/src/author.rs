@@ -35,7 +35,7 @@ fn sdk_path(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
         .with_context(|| format!("cannot resolve the SDK path {}", path.display()))
 }
 
-/// `tf connector new NAME --domains …`.
+/// `tf connector new NAME --domains …` or `--from-openapi SPEC.json`.
 pub(crate) fn new(args: ConnectorNewArgs) -> anyhow::Result<()> {
     let dir = args.dir.unwrap_or_else(|| PathBuf::from(&args.name));
     if dir.exists()
@@ -56,7 +56,15 @@ pub(crate) fn new(args: ConnectorNewArgs) -> anyhow::Result<()> {
         .map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase())
         .filter(|d| !d.is_empty())
         .collect();
-    let files = scaffold::render(&args.name, &domains, &sdk)?;
+    let files = match &args.from_openapi {
+        Some(spec) => {
+            let text = std::fs::read_to_string(spec)
+                .with_context(|| format!("cannot read the OpenAPI document {}", spec.display()))?;
+            scaffold::render_openapi(&args.name, &domains, &text, &sdk)
+                .with_context(|| format!("{} cannot become a connector", spec.display()))?
+        }
+        None => scaffold::render(&args.name, &domains, &sdk)?,
+    };
     for f in &files {
         let path = dir.join(f.path);
         if let Some(parent) = path.parent() {
@@ -72,9 +80,15 @@ pub(crate) fn new(args: ConnectorNewArgs) -> anyhow::Result<()> {
         dir.display(),
         files.len()
     );
-    out!(
-        "next: edit src/actions.rs, then `cargo test`, `tf connector build`, `tf connector test <wasm> --fixtures fixtures/`, `tf connector install <wasm>`"
-    );
+    if args.from_openapi.is_some() {
+        out!(
+            "next: `cargo test`, `tf connector build`, `tf connector test <wasm>`, `tf connector install <wasm>`; rename actions or change risks with x-tameflare-action / x-tameflare-risk in spec/openapi.json, then `UPDATE_ROUTES=1 cargo test`"
+        );
+    } else {
+        out!(
+            "next: edit src/actions.rs, then `cargo test`, `tf connector build`, `tf connector test <wasm> --fixtures fixtures/`, `tf connector install <wasm>`"
+        );
+    }
     Ok(())
 }
 

@@ -4,8 +4,13 @@
 //! The crate is a complete, minimal connector on the TameFlare SDK: a route
 //! table in `src/actions.rs` (the file its author edits) that yields both the
 //! catalogue and the routing, the `Connector` impl in `src/lib.rs`, fixtures
-//! and the test that runs them, a README with the author's loop. Rendering is
-//! pure and deterministic; writing the files is the caller's business.
+//! and the test that runs them, a README with the author's loop. With
+//! `--from-openapi` ([`render_openapi`]) the table is instead generated from
+//! an OpenAPI 3 document by the SDK's generator (`tameflare_sdk::codegen`,
+//! the one the built-in connectors use), one action per operation, with a
+//! fixture per operation and a test that keeps the table current with the
+//! spec (templates in `scaffold/openapi/`). Rendering is pure and
+//! deterministic; writing the files is the caller's business.
 //!
 //! Templates mark their holes `{{key}}`; one left-to-right pass fills them,
 //! so a value (e.g. an SDK path containing `{{name}}`) is never re-expanded.
@@ -13,6 +18,8 @@
 use std::fmt;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+
+use tameflare_sdk::codegen::openapi::{self, OpenApiError};
 use tf_core::ids::is_host_name;
 
 /// One file of a new connector crate: path relative to the crate root, contents.
@@ -39,6 +46,10 @@ pub(crate) enum ScaffoldError {
     SdkPathNotAbsolute(PathBuf),
     /// The SDK path cannot be written into `Cargo.toml` (not UTF-8).
     SdkPathNotUtf8(PathBuf),
+    /// The OpenAPI document cannot become a connector.
+    OpenApi(OpenApiError),
+    /// No `--domains` given and the document's servers name no host.
+    NoServerHost,
 }
 
 impl fmt::Display for ScaffoldError {
@@ -68,6 +79,10 @@ impl fmt::Display for ScaffoldError {
                 "the SDK path {} is not valid UTF-8, so Cargo.toml cannot name it",
                 p.display()
             ),
+            ScaffoldError::OpenApi(e) => write!(f, "the OpenAPI document: {e}"),
+            ScaffoldError::NoServerHost => f.write_str(
+                "the OpenAPI document's servers name no host (absent, relative or templated URLs); pass --domains",
+            ),
         }
     }
 }
@@ -84,8 +99,12 @@ const LIB_RS: &str = include_str!("scaffold/lib.rs.tmpl");
 const ACTIONS_RS: &str = include_str!("scaffold/actions.rs.tmpl");
 const FIXTURES_RS: &str = include_str!("scaffold/fixtures.rs.tmpl");
 const BASIC_JSONL: &str = include_str!("scaffold/basic.jsonl.tmpl");
+const OPENAPI_README: &str = include_str!("scaffold/openapi/README.md.tmpl");
+const OPENAPI_LIB_RS: &str = include_str!("scaffold/openapi/lib.rs.tmpl");
+const OPENAPI_ACTIONS_RS: &str = include_str!("scaffold/openapi/actions.rs.tmpl");
+const OPENAPI_ROUTES_TEST: &str = include_str!("scaffold/openapi/routes_test.rs.tmpl");
 
-/// Every file, in the order written.
+/// Every file of a hand-written table, in the order written.
 const FILES: [(&str, &str); 7] = [
     ("Cargo.toml", CARGO_TOML),
     (".gitignore", GITIGNORE),
@@ -94,6 +113,18 @@ const FILES: [(&str, &str); 7] = [
     ("src/actions.rs", ACTIONS_RS),
     ("tests/fixtures.rs", FIXTURES_RS),
     ("fixtures/basic.jsonl", BASIC_JSONL),
+];
+
+/// The templated files of a generated table, in the order written (then
+/// `src/routes.rs`, `fixtures/generated.jsonl` and `spec/openapi.json`).
+const OPENAPI_FILES: [(&str, &str); 7] = [
+    ("Cargo.toml", CARGO_TOML),
+    (".gitignore", GITIGNORE),
+    ("README.md", OPENAPI_README),
+    ("src/lib.rs", OPENAPI_LIB_RS),
+    ("src/actions.rs", OPENAPI_ACTIONS_RS),
+    ("tests/fixtures.rs", FIXTURES_RS),
+    ("tests/routes.rs", OPENAPI_ROUTES_TEST),
 ];
 
 /// Strict and reserved keywords of every edition up to 2024.
@@ -191,28 +222,7 @@ pub(crate) fn render(
     sdk_path: &Path,
 ) -> Result<Vec<ScaffoldFile>, ScaffoldError> {
     check_name(name)?;
-    check_domains(domains)?;
-    if !sdk_path.is_absolute() {
-        return Err(ScaffoldError::SdkPathNotAbsolute(sdk_path.to_path_buf()));
-    }
-    let sdk = sdk_path
-        .to_str()
-        .ok_or_else(|| ScaffoldError::SdkPathNotUtf8(sdk_path.to_path_buf()))?;
-
-    let crate_ident = name.replace('-', "_");
-    let vars = [
-        ("name", name.to_owned()),
-        ("crate", crate_ident.clone()),
-        ("type", type_name(name)),
-        ("sdk_path", toml_string(sdk)),
-        ("first_domain", domains[0].clone()),
-        ("domains_rust", domains_rust(domains)),
-        ("domains_md", domains_md(domains)),
-        (
-            "token_env",
-            format!("{}_TOKEN", crate_ident.to_ascii_uppercase()),
-        ),
-    ];
+    let vars = vars(name, domains, sdk_path, "\"testing\"")?;
     Ok(FILES
         .iter()
         .map(|&(path, template)| ScaffoldFile {
@@ -220,6 +230,87 @@ pub(crate) fn render(
             contents: fill(template, &vars),
         })
         .collect())
+}
+
+/// Renders connector `name` with its whole catalogue generated from the
+/// OpenAPI 3 document `spec` (JSON text), one action per operation, serving
+/// `domains`, or when none are given the hosts of the document's servers.
+/// Refuses (writing nothing) a document that is not JSON, not OpenAPI 3,
+/// has no operations, or whose operations would share an action name or a
+/// route.
+pub(crate) fn render_openapi(
+    name: &str,
+    domains: &[String],
+    spec: &str,
+    sdk_path: &Path,
+) -> Result<Vec<ScaffoldFile>, ScaffoldError> {
+    check_name(name)?;
+    let generated = openapi::generate_connector(name, spec).map_err(ScaffoldError::OpenApi)?;
+    let domains = if domains.is_empty() {
+        if generated.hosts.is_empty() {
+            return Err(ScaffoldError::NoServerHost);
+        }
+        &generated.hosts[..]
+    } else {
+        domains
+    };
+    let mut vars = vars(name, domains, sdk_path, "\"testing\", \"codegen\"")?;
+    vars.push(("operations", generated.actions.len().to_string()));
+    vars.push(("example_action", generated.actions[0].clone()));
+    let mut files: Vec<ScaffoldFile> = OPENAPI_FILES
+        .iter()
+        .map(|&(path, template)| ScaffoldFile {
+            path,
+            contents: fill(template, &vars),
+        })
+        .collect();
+    files.extend([
+        ScaffoldFile {
+            path: "src/routes.rs",
+            contents: generated.routes_rs,
+        },
+        ScaffoldFile {
+            path: "fixtures/generated.jsonl",
+            contents: generated.fixtures_jsonl,
+        },
+        ScaffoldFile {
+            path: "spec/openapi.json",
+            contents: spec.to_owned(),
+        },
+    ]);
+    Ok(files)
+}
+
+/// The holes every template may use, after checking the domains and the
+/// SDK path.
+fn vars(
+    name: &str,
+    domains: &[String],
+    sdk_path: &Path,
+    dev_features: &str,
+) -> Result<Vec<(&'static str, String)>, ScaffoldError> {
+    check_domains(domains)?;
+    if !sdk_path.is_absolute() {
+        return Err(ScaffoldError::SdkPathNotAbsolute(sdk_path.to_path_buf()));
+    }
+    let sdk = sdk_path
+        .to_str()
+        .ok_or_else(|| ScaffoldError::SdkPathNotUtf8(sdk_path.to_path_buf()))?;
+    let crate_ident = name.replace('-', "_");
+    Ok(vec![
+        ("name", name.to_owned()),
+        ("crate", crate_ident.clone()),
+        ("type", type_name(name)),
+        ("sdk_path", toml_string(sdk)),
+        ("dev_features", dev_features.to_owned()),
+        ("first_domain", domains[0].clone()),
+        ("domains_rust", domains_rust(domains)),
+        ("domains_md", domains_md(domains)),
+        (
+            "token_env",
+            format!("{}_TOKEN", crate_ident.to_ascii_uppercase()),
+        ),
+    ])
 }
 
 fn check_name(name: &str) -> Result<(), ScaffoldError> {
@@ -574,6 +665,89 @@ mod tests {
             let err = render("acme", &domains, p).unwrap_err();
             assert_eq!(err, ScaffoldError::SdkPathNotUtf8(p.to_path_buf()));
             assert!(err.to_string().contains("not valid UTF-8"));
+        }
+    }
+
+    const PETS: &str = r#"{"openapi":"3.0.3","info":{"title":"Pets"},"servers":[{"url":"https://pets.example.test/v1"}],"paths":{"/pets":{"get":{"operationId":"listPets","summary":"List pets"}},"/pets/{petId}":{"delete":{"operationId":"deletePet"}}}}"#;
+
+    #[test]
+    fn openapi_renders_a_generated_crate() {
+        let files = render_openapi("pets", &[], PETS, Path::new("/sdk")).unwrap();
+        let paths: Vec<&str> = files.iter().map(|f| f.path).collect();
+        assert_eq!(
+            paths,
+            [
+                "Cargo.toml",
+                ".gitignore",
+                "README.md",
+                "src/lib.rs",
+                "src/actions.rs",
+                "tests/fixtures.rs",
+                "tests/routes.rs",
+                "src/routes.rs",
+                "fixtures/generated.jsonl",
+                "spec/openapi.json"
+            ]
+        );
+        for f in &files {
+            assert!(
+                !f.contents.contains("{{"),
+                "{} has an unfilled hole",
+                f.path
+            );
+        }
+        assert!(file(&files, "Cargo.toml").lines().any(
+            |l| l == r#"tameflare-sdk = { path = "/sdk", features = ["testing", "codegen"] }"#
+        ));
+        // Domains default to the servers' hosts.
+        assert!(
+            file(&files, "src/lib.rs")
+                .contains(r#"pub const DOMAINS: &[&str] = &["pets.example.test"];"#)
+        );
+        let routes = file(&files, "src/routes.rs");
+        assert!(routes.contains(r#"action: "pets.list_pets", "#));
+        assert!(routes.contains(r#"path: "/v1/pets/{petId}", "#));
+        assert_eq!(
+            file(&files, "fixtures/generated.jsonl")
+                .lines()
+                .filter(|l| l.starts_with('{'))
+                .count(),
+            3
+        );
+        assert_eq!(file(&files, "spec/openapi.json"), PETS);
+        assert!(file(&files, "tests/routes.rs").contains(r#"generate_connector("pets", spec)"#));
+        assert!(file(&files, "README.md").contains("2 of them, e.g. `pets.list_pets`"));
+        let given = render_openapi(
+            "pets",
+            &["api.pets.test".to_owned()],
+            PETS,
+            Path::new("/sdk"),
+        )
+        .unwrap();
+        assert!(file(&given, "src/lib.rs").contains(r#"&["api.pets.test"]"#));
+    }
+
+    #[test]
+    fn openapi_refusals() {
+        let sdk = Path::new("/sdk");
+        let no_host = r#"{"openapi":"3.0.3","paths":{"/a":{"get":{}}}}"#;
+        assert_eq!(
+            render_openapi("pets", &[], no_host, sdk).unwrap_err(),
+            ScaffoldError::NoServerHost
+        );
+        assert!(render_openapi("pets", &["a.test".to_owned()], no_host, sdk).is_ok());
+        assert_eq!(
+            render_openapi("Pets", &[], PETS, sdk).unwrap_err(),
+            ScaffoldError::Name("Pets".to_owned())
+        );
+        for (doc, want) in [
+            ("{", "not a JSON document"),
+            (r#"{"swagger":"2.0"}"#, "only OpenAPI 3.x"),
+            (r#"{"openapi":"3.0.0","paths":{}}"#, "no operations"),
+        ] {
+            let err = render_openapi("pets", &[], doc, sdk).unwrap_err();
+            assert!(matches!(err, ScaffoldError::OpenApi(_)), "{err:?}");
+            assert!(err.to_string().contains(want), "{err}");
         }
     }
 }

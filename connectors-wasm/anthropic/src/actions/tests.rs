@@ -4,7 +4,8 @@ use tameflare_sdk::{Connector, Placement, Request, testing};
 
 use super::*;
 use crate::Anthropic;
-use crate::codegen::{action_name, load_spec};
+use crate::naming::{action_name, load_spec};
+use tameflare_sdk::Risk;
 
 /// The names policies rely on.
 const PINNED: &[&str] = &["anthropic.message.create"];
@@ -82,14 +83,20 @@ fn spec_coverage() {
     let mut failures = Vec::new();
     for (i, op) in spec.iter().enumerate() {
         let path = concrete(&op.path);
-        let want = action_name(&op.id);
+        let want = action_name(&op.operation_id);
         match ROUTER.lookup(&op.method, &path) {
             Some(m) if m.route as usize == i && OPS[i].action == want => {}
             Some(m) => failures.push(format!(
                 "{} {path} ({}): got {} ({}), want {want}",
-                op.method, op.id, OPS[m.route as usize].action, OPS[m.route as usize].operation_id
+                op.method,
+                op.operation_id,
+                OPS[m.route as usize].action,
+                OPS[m.route as usize].operation_id
             )),
-            None => failures.push(format!("{} {path} ({}): unmapped", op.method, op.id)),
+            None => failures.push(format!(
+                "{} {path} ({}): unmapped",
+                op.method, op.operation_id
+            )),
         }
         let a = classify(&Request::new(&op.method, DOMAIN, &path));
         if a.name != want {

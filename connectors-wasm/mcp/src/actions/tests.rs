@@ -4,7 +4,7 @@ use tameflare_sdk::{Connector, Request, testing};
 
 use super::*;
 use crate::Mcp;
-use crate::codegen::{FIXED_NAMES, action_name, load_spec};
+use crate::naming::{FIXED_NAMES, action_name, load_spec};
 
 /// The names policies rely on.
 const REQUIRED: &[&str] = &["mcp.tools.list", "mcp.tools.call", "mcp.tools.*"];
@@ -80,7 +80,7 @@ fn spec_coverage() {
         .filter(|r| r.client_sends())
         .map(|r| r.method.as_str())
         .collect();
-    assert_eq!(client.len(), METHODS.len(), "table and spec differ in size");
+    assert_eq!(client.len(), OPS.len(), "table and spec differ in size");
     let mut by_name: BTreeMap<String, &str> = BTreeMap::new();
     let mut failures = Vec::new();
     for row in &spec {
@@ -129,7 +129,7 @@ fn catalogue_is_complete_and_valid() {
     let catalogue = catalogue();
     let names: BTreeSet<&str> = catalogue.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(names.len(), catalogue.len(), "duplicate catalogue names");
-    assert_eq!(catalogue.len(), METHODS.len() + 1 + FIXED_NAMES.len());
+    assert_eq!(catalogue.len(), OPS.len() + 1 + FIXED_NAMES.len());
     for fixed in FIXED_NAMES {
         assert!(names.contains(fixed), "{fixed} missing");
     }

@@ -4,7 +4,8 @@ use tameflare_sdk::{Connector, Request, testing};
 
 use super::*;
 use crate::Openai;
-use crate::codegen::{SHARED, load_spec};
+use crate::naming::{SHARED, action, is_beta, load_spec, wire_path};
+use tameflare_sdk::Risk;
 
 /// The names policies rely on.
 const PINNED: &[&str] = &["openai.chat.create", "openai.file.upload"];
@@ -53,9 +54,9 @@ fn spec_coverage() {
     assert_eq!(spec.len(), 389);
     let mut failures = Vec::new();
     for (i, op) in spec.iter().enumerate() {
-        let path = concrete(&op.path);
-        let query = op.is_beta().then_some("beta=true");
-        let want = op.action();
+        let path = concrete(wire_path(op));
+        let query = is_beta(op).then_some("beta=true");
+        let want = action(op);
         let mut req = Request::new(&op.method, "api.openai.com", &path);
         req.query = query.map(str::to_string);
         let got = classify(&req);
@@ -63,9 +64,12 @@ fn spec_coverage() {
             Some((j, _)) if j == i && OPS[i].action == want && got.name == want => {}
             Some((j, _)) => failures.push(format!(
                 "{} {path} ({}): got {} ({}), want {want}",
-                op.method, op.id, OPS[j].action, OPS[j].operation_id
+                op.method, op.operation_id, OPS[j].action, OPS[j].operation_id
             )),
-            None => failures.push(format!("{} {path} ({}): unmapped", op.method, op.id)),
+            None => failures.push(format!(
+                "{} {path} ({}): unmapped",
+                op.method, op.operation_id
+            )),
         }
     }
     assert!(

@@ -4,7 +4,8 @@ use tameflare_sdk::{Connector, Request, testing};
 
 use super::*;
 use crate::Slack;
-use crate::codegen::{action_name, load_spec};
+use crate::naming::{action_name, load_spec};
+use tameflare_sdk::Risk;
 
 /// The names policies rely on.
 const PINNED: &[&str] = &["slack.message.send", "slack.channel.archive"];
@@ -38,14 +39,14 @@ fn spec_coverage() {
     assert_eq!(spec.len(), OPS.len(), "table and spec differ in size");
     let mut failures = Vec::new();
     for (i, op) in spec.iter().enumerate() {
-        let want = action_name(&op.id);
+        let want = action_name(&op.operation_id);
         for m in HTTP_METHODS {
             let got = classify(&Request::new(m, "slack.com", &op.path));
             match ROUTER.lookup(m, &op.path) {
                 Some(r) if r.route as usize == i && OPS[i].action == want && got.name == want => {}
                 Some(r) => failures.push(format!(
                     "{m} {} : got {} ({}), want {want}",
-                    op.path, OPS[r.route as usize].action, OPS[r.route as usize].method
+                    op.path, OPS[r.route as usize].action, OPS[r.route as usize].operation_id
                 )),
                 None => failures.push(format!("{m} {}: unmapped", op.path)),
             }
@@ -65,7 +66,7 @@ fn spec_coverage() {
 fn names_are_unique_per_method() {
     let mut by_name: HashMap<&str, Vec<&str>> = HashMap::new();
     for op in OPS.iter() {
-        by_name.entry(op.action).or_default().push(op.method);
+        by_name.entry(op.action).or_default().push(op.operation_id);
     }
     let shared: Vec<_> = by_name.iter().filter(|(_, v)| v.len() > 1).collect();
     assert!(shared.is_empty(), "{shared:?}");

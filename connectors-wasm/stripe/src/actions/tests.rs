@@ -3,8 +3,9 @@ use std::collections::{BTreeSet, HashMap};
 use tameflare_sdk::{Connector, Request, testing};
 
 use super::*;
-use crate::codegen::{PINNED, action_name, load_spec};
+use crate::naming::{PINNED, action_name, host, load_spec};
 use crate::{DOMAINS, Stripe};
+use tameflare_sdk::Risk;
 
 #[test]
 fn fixtures() {
@@ -58,21 +59,24 @@ fn spec_coverage() {
     assert_eq!(spec.len(), 648, "the spec has 648 operations");
     let mut failures = Vec::new();
     for (i, op) in spec.iter().enumerate() {
-        assert!(
-            DOMAINS.contains(&op.host.as_str()),
-            "unclaimed host {}",
-            op.host
-        );
+        let host = host(op);
+        assert!(DOMAINS.contains(&host.as_str()), "unclaimed host {host}");
         let path = concrete(&op.path);
         let want = action_name(op);
-        let got = classify(&Request::new(&op.method, &op.host, &path));
+        let got = classify(&Request::new(&op.method, &host, &path));
         match ROUTER.lookup(&op.method, &path) {
             Some(m) if m.route as usize == i && OPS[i].action == want && got.name == want => {}
             Some(m) => failures.push(format!(
                 "{} {path} ({}): got {} ({}), want {want}",
-                op.method, op.id, OPS[m.route as usize].action, OPS[m.route as usize].operation_id
+                op.method,
+                op.operation_id,
+                OPS[m.route as usize].action,
+                OPS[m.route as usize].operation_id
             )),
-            None => failures.push(format!("{} {path} ({}): unmapped", op.method, op.id)),
+            None => failures.push(format!(
+                "{} {path} ({}): unmapped",
+                op.method, op.operation_id
+            )),
         }
     }
     assert!(

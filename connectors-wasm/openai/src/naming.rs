@@ -1,8 +1,10 @@
-//! The generator of `routes.rs`: the OpenAI operations
-//! (`specs/openai.operations.jsonl`) → action names, risks, body fields and a
-//! static route trie over the wire paths (`/v1/...`). Test code only;
-//! `routes_are_current` fails when the committed table is stale, and
-//! `UPDATE_ROUTES=1 cargo test -p openai` rewrites it.
+//! OpenAI's naming and risk choices for the generated `routes.rs`
+//! (`specs/openai.operations.jsonl` → [`tameflare_sdk::codegen`]): rows on
+//! the wire paths (`/v1/...`), the body fields to read, and the `?beta=true`
+//! twins (rows left out of the router and reached from their GA row). Test
+//! code only; `routes_are_current` fails when the committed table is stale,
+//! and `cargo xtask codegen` (or `UPDATE_ROUTES=1 cargo test -p openai`)
+//! rewrites it.
 //!
 //! The naming rule (also in the README) works on the operation's SDK method
 //! name (`sdk_methods[0]`, e.g. `vector_stores.files.retrieve`), because the
@@ -13,19 +15,12 @@
 //! with `_`, are the noun: `openai.<noun>.<verb>`. [`OVERRIDES`] pins the
 //! names policies rely on and names the few operations without an SDK method.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
-
-use serde_json::Value;
 use tameflare_sdk::Risk;
-use tameflare_sdk::route::RouterBuilder;
+use tameflare_sdk::codegen::{self, Naming, Operation};
 
 use crate::actions::BODY_FIELDS;
 
-pub(crate) const SPEC: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../specs/openai.operations.jsonl"
-);
+const SPEC: &str = include_str!("../../../specs/openai.operations.jsonl");
 const ROUTES_RS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/routes.rs");
 
 /// Operation id → pinned action name.
@@ -123,161 +118,114 @@ pub(crate) fn risk(method: &str, action: &str) -> Risk {
     Risk::Medium
 }
 
-/// One operation of the spec.
-#[derive(Clone, Debug)]
-pub(crate) struct SpecOp {
-    pub(crate) method: String,
-    /// The wire path template without query (`/v1/responses`).
-    pub(crate) path: String,
-    /// The `url_path` as written, query included (`/v1/responses?beta=true`).
-    pub(crate) url_path: String,
-    pub(crate) id: String,
-    pub(crate) sdk: Option<String>,
-    pub(crate) summary: String,
-    /// Bits of [`BODY_FIELDS`] the JSON body declares.
-    pub(crate) body: u8,
+/// True for the beta twin selected by `?beta=true`.
+pub(crate) fn is_beta(op: &Operation) -> bool {
+    op.path.contains("?beta=true")
 }
 
-impl SpecOp {
-    /// True for the beta twin selected by `?beta=true`.
-    pub(crate) fn is_beta(&self) -> bool {
-        self.url_path.contains("?beta=true")
+/// The wire path template without query (`/v1/responses`).
+pub(crate) fn wire_path(op: &Operation) -> &str {
+    op.path.split('?').next().unwrap_or_default()
+}
+
+/// The action name of `op`.
+pub(crate) fn action(op: &Operation) -> String {
+    action_name(&op.operation_id, op.list("sdk_methods").first().copied())
+}
+
+/// Bits of [`BODY_FIELDS`] the JSON body of `op` declares.
+fn body_bits(op: &Operation) -> u8 {
+    let json = op.list("body_content_types").contains(&"application/json");
+    let params = op.list("body_params");
+    let mut body = 0u8;
+    for (bit, f) in BODY_FIELDS.iter().enumerate() {
+        if json && params.contains(f) {
+            body |= 1 << bit;
+        }
+    }
+    body
+}
+
+/// OpenAI's choices.
+pub(crate) struct OpenaiNaming;
+
+impl Naming for OpenaiNaming {
+    fn connector(&self) -> &str {
+        "openai"
     }
 
-    pub(crate) fn action(&self) -> String {
-        action_name(&self.id, self.sdk.as_deref())
+    fn header(&self) -> String {
+        "OpenAI operations → actions, generated from `specs/openai.operations.jsonl`\nwith the naming in `src/naming.rs`; beta twins are reached through `extra.beta_twin`.".into()
+    }
+
+    fn regenerate(&self) -> &str {
+        "`cargo xtask codegen`"
+    }
+
+    fn action_name(&self, op: &Operation) -> String {
+        action(op)
+    }
+
+    fn risk(&self, op: &Operation, action: &str) -> Risk {
+        risk(&op.method, action)
+    }
+
+    /// Beta twins share their GA operation's route.
+    fn route_methods(&self, op: &Operation) -> Vec<String> {
+        if is_beta(op) {
+            Vec::new()
+        } else {
+            vec![op.method.clone()]
+        }
+    }
+
+    fn shared_names(&self) -> &[&str] {
+        SHARED
+    }
+
+    fn extra_type(&self) -> Option<&str> {
+        Some("crate::actions::Extra")
+    }
+
+    fn extra(&self, index: usize, ops: &[Operation]) -> String {
+        let op = &ops[index];
+        let twin = if is_beta(op) {
+            None
+        } else {
+            ops.iter()
+                .rposition(|o| is_beta(o) && o.method == op.method && wire_path(o) == wire_path(op))
+        };
+        let twin = twin.map_or(u16::MAX, |i| u16::try_from(i).expect("few operations"));
+        format!("Extra {{ body: {}, beta_twin: {twin} }}", body_bits(op))
     }
 }
 
-pub(crate) fn load_spec() -> Vec<SpecOp> {
-    let text = std::fs::read_to_string(SPEC).expect("read the OpenAI spec");
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).expect("spec line is JSON");
-            let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
-            let list = |k: &str| -> Vec<&str> {
-                v[k].as_array()
-                    .map(|a| a.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default()
-            };
-            let url_path = s("url_path");
-            let json = list("body_content_types").contains(&"application/json");
-            let params = list("body_params");
-            let mut body = 0u8;
-            for (bit, f) in BODY_FIELDS.iter().enumerate() {
-                if json && params.contains(f) {
-                    body |= 1 << bit;
-                }
-            }
-            SpecOp {
-                method: s("method"),
-                path: url_path.split('?').next().unwrap_or_default().to_string(),
-                url_path,
-                id: s("operation_id"),
-                sdk: list("sdk_methods").first().map(|m| m.to_string()),
-                summary: s("summary"),
-                body,
-            }
-        })
-        .collect()
-}
-
-/// How many leading path segments after `/v1` make the resource: up to the
-/// last parameter; all when there is none.
-fn keep(template: &str) -> u8 {
-    let rel = template
-        .strip_prefix("/v1/")
-        .expect("wire paths start /v1/");
-    let segs: Vec<&str> = rel.split('/').collect();
-    match segs.iter().rposition(|s| s.contains('{')) {
-        Some(i) => u8::try_from(i + 1).expect("short path"),
-        None => u8::MAX,
+/// Every operation of the spec, in spec order, with its wire path (the
+/// `url_path`, `?beta=true` included) as path.
+pub(crate) fn load_spec() -> Vec<Operation> {
+    let mut ops = codegen::parse_operations(SPEC).expect("the OpenAI spec");
+    for op in &mut ops {
+        op.path = op.text("url_path").to_owned();
     }
+    for op in ops.iter().filter(|o| is_beta(o)) {
+        assert!(
+            ops.iter()
+                .any(|o| !is_beta(o) && o.method == op.method && wire_path(o) == wire_path(op)),
+            "{}: beta twin without GA operation",
+            op.label()
+        );
+    }
+    ops
 }
 
 /// The whole `routes.rs` source.
-pub(crate) fn generate(ops: &[SpecOp]) -> String {
-    let mut names: HashMap<String, Vec<&str>> = HashMap::new();
-    for op in ops {
-        names.entry(op.action()).or_default().push(&op.id);
-    }
-    let shared: BTreeMap<_, _> = names.iter().filter(|(_, ids)| ids.len() > 1).collect();
-    assert_eq!(
-        shared.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
-        SHARED,
-        "only the pinned shared names may name two operations: {shared:?}"
-    );
-    for name in names.keys() {
-        let segs: Vec<&str> = name.split('.').collect();
-        let valid = segs.len() == 3
-            && segs.iter().all(|seg| {
-                !seg.is_empty()
-                    && seg
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-            });
-        assert!(valid, "invalid action name {name}");
-    }
-
-    // Beta twins share their GA operation's route; `twin` links them.
-    let mut twin = vec![u16::MAX; ops.len()];
-    let mut builder = RouterBuilder::new();
-    for (i, op) in ops.iter().enumerate() {
-        if op.is_beta() {
-            let ga = ops
-                .iter()
-                .position(|o| !o.is_beta() && o.method == op.method && o.path == op.path)
-                .unwrap_or_else(|| panic!("{}: beta twin without GA operation", op.id));
-            twin[ga] = u16::try_from(i).expect("few operations");
-        } else {
-            builder
-                .insert(&op.method, &op.path, i as u32)
-                .unwrap_or_else(|e| panic!("{}: {e}", op.id));
-        }
-    }
-    let router = builder.build();
-
-    let mut s = String::new();
-    s.push_str(
-        "//! OpenAI operations → actions, generated from `specs/openai.operations.jsonl`\n\
-         //! by `src/codegen.rs`. Do not edit: run `UPDATE_ROUTES=1 cargo test -p openai`.\n\n\
-         use tameflare_sdk::Risk;\n\nuse crate::actions::Op;\n\n",
-    );
-    let _ = writeln!(
-        s,
-        "/// Every operation, in spec order; the router returns indices into it."
-    );
-    let _ = writeln!(s, "pub(crate) static OPS: [Op; {}] = [", ops.len());
-    for (op, twin) in ops.iter().zip(&twin) {
-        let params: Vec<String> = tameflare_sdk::route::param_names(&op.path)
-            .map(|p| format!("{p:?}"))
-            .collect();
-        let action = op.action();
-        let _ = writeln!(
-            s,
-            "    Op {{ method: {:?}, path: {:?}, operation_id: {:?}, action: {:?}, summary: {:?}, params: &[{}], keep: {}, risk: Risk::{:?}, body: {}, beta_twin: {} }},",
-            op.method,
-            op.url_path,
-            op.id,
-            action,
-            op.summary,
-            params.join(", "),
-            keep(&op.path),
-            risk(&op.method, &action),
-            op.body,
-            twin,
-        );
-    }
-    s.push_str("];\n\n/// The route trie over [`OPS`] (beta twins excluded).\npub(crate) static ROUTER: tameflare_sdk::route::Router<'static> = ");
-    s.push_str(&router.to_rust("tameflare_sdk::route"));
-    s.push_str(";\n");
-    s
+pub(crate) fn generate() -> String {
+    codegen::generate(&OpenaiNaming, &load_spec()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
 fn routes_are_current() {
-    tameflare_sdk::testing::check_generated(ROUTES_RS, &generate(&load_spec()), "openai");
+    tameflare_sdk::testing::check_generated(ROUTES_RS, &generate(), "openai");
 }
 
 #[test]

@@ -1,7 +1,8 @@
-//! The generator of `routes.rs`: GitHub's REST operations
-//! (`specs/github.operations.jsonl`) → action names, risks and a static
-//! route trie. Test code only; `routes_are_current` fails when the committed
-//! table is stale, and `UPDATE_ROUTES=1 cargo test -p github` rewrites it.
+//! GitHub's naming and risk choices for the generated `routes.rs`
+//! (`specs/github.operations.jsonl` → [`tameflare_sdk::codegen`]). Test code
+//! only; `routes_are_current` fails when the committed table is stale, and
+//! `cargo xtask codegen` (or `UPDATE_ROUTES=1 cargo test -p github`)
+//! rewrites it.
 //!
 //! The naming rule (also in the README): an operation id `tag/words` becomes
 //! `github.<alias(tag)>.<words with '-' → '_'>`, where `alias` maps a few
@@ -9,17 +10,10 @@
 //! as is (with '-' → '_'). [`OVERRIDES`] pins the handful of names that
 //! policies rely on and that the rule would not produce.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
-
-use serde_json::Value;
 use tameflare_sdk::Risk;
-use tameflare_sdk::route::RouterBuilder;
+use tameflare_sdk::codegen::{self, Naming, Operation};
 
-pub(crate) const SPEC: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../specs/github.operations.jsonl"
-);
+const SPEC: &str = include_str!("../../../specs/github.operations.jsonl");
 const ROUTES_RS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/routes.rs");
 
 /// Operation-id tag → action noun.
@@ -125,32 +119,6 @@ pub(crate) fn risk(method: &str, id: &str) -> Risk {
     Risk::Medium
 }
 
-/// One operation of the spec.
-#[derive(Clone, Debug)]
-pub(crate) struct SpecOp {
-    pub(crate) method: String,
-    pub(crate) path: String,
-    pub(crate) id: String,
-    pub(crate) summary: String,
-}
-
-pub(crate) fn load_spec() -> Vec<SpecOp> {
-    let text = std::fs::read_to_string(SPEC).expect("read the GitHub spec");
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).expect("spec line is JSON");
-            let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
-            SpecOp {
-                method: s("method"),
-                path: s("path"),
-                id: s("operation_id"),
-                summary: s("summary"),
-            }
-        })
-        .collect()
-}
-
 /// The router template of a spec path: a last `{path}`/`{ref}` becomes a
 /// tail parameter.
 pub(crate) fn router_template(path: &str) -> String {
@@ -162,84 +130,52 @@ pub(crate) fn router_template(path: &str) -> String {
     }
 }
 
-/// How many leading path segments make the resource: up to the last
-/// parameter; all when there is none or it is a tail.
-fn keep(template: &str) -> u8 {
-    let segs: Vec<&str> = template.trim_start_matches('/').split('/').collect();
-    match segs.iter().rposition(|s| s.contains('{')) {
-        Some(i) if !segs[i].ends_with("+}") => u8::try_from(i + 1).expect("short path"),
-        _ => u8::MAX,
+/// GitHub's choices.
+pub(crate) struct GithubNaming;
+
+impl Naming for GithubNaming {
+    fn connector(&self) -> &str {
+        "github"
+    }
+
+    fn header(&self) -> String {
+        "GitHub REST operations → actions, generated from `specs/github.operations.jsonl`\nwith the naming in `src/naming.rs`.".into()
+    }
+
+    fn regenerate(&self) -> &str {
+        "`cargo xtask codegen`"
+    }
+
+    fn action_name(&self, op: &Operation) -> String {
+        action_name(&op.operation_id)
+    }
+
+    fn risk(&self, op: &Operation, _action: &str) -> Risk {
+        risk(&op.method, &op.operation_id)
+    }
+
+    fn template(&self, op: &Operation) -> String {
+        router_template(&op.path)
+    }
+
+    fn shared_names(&self) -> &[&str] {
+        &["github.repo.create"]
     }
 }
 
+/// Every operation of the spec, in spec order.
+pub(crate) fn load_spec() -> Vec<Operation> {
+    codegen::parse_operations(SPEC).expect("the GitHub spec")
+}
+
 /// The whole `routes.rs` source.
-pub(crate) fn generate(ops: &[SpecOp]) -> String {
-    let mut names: HashMap<String, Vec<&str>> = HashMap::new();
-    for op in ops {
-        names.entry(action_name(&op.id)).or_default().push(&op.id);
-    }
-    let shared: BTreeMap<_, _> = names.iter().filter(|(_, ids)| ids.len() > 1).collect();
-    assert_eq!(
-        shared.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
-        ["github.repo.create"],
-        "only the pinned github.repo.create may name two operations: {shared:?}"
-    );
-    for name in names.keys() {
-        let valid = name.split('.').all(|seg| {
-            !seg.is_empty()
-                && seg
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        });
-        assert!(valid, "invalid action name {name}");
-    }
-
-    let templates: Vec<String> = ops.iter().map(|o| router_template(&o.path)).collect();
-    let mut builder = RouterBuilder::new();
-    for (i, (op, t)) in ops.iter().zip(&templates).enumerate() {
-        builder
-            .insert(&op.method, t, i as u32)
-            .unwrap_or_else(|e| panic!("{}: {e}", op.id));
-    }
-    let router = builder.build();
-
-    let mut s = String::new();
-    s.push_str(
-        "//! GitHub REST operations → actions, generated from `specs/github.operations.jsonl`\n\
-         //! by `src/codegen.rs`. Do not edit: run `UPDATE_ROUTES=1 cargo test -p github`.\n\n\
-         use tameflare_sdk::Risk;\n\nuse crate::actions::Op;\n\n",
-    );
-    let _ = writeln!(
-        s,
-        "/// Every operation, in spec order; the router returns indices into it."
-    );
-    let _ = writeln!(s, "pub(crate) static OPS: [Op; {}] = [", ops.len());
-    for (op, t) in ops.iter().zip(&templates) {
-        let params: Vec<String> = tameflare_sdk::route::param_names(t)
-            .map(|p| format!("{p:?}"))
-            .collect();
-        let _ = writeln!(
-            s,
-            "    Op {{ method: {:?}, path: {:?}, operation_id: {:?}, action: {:?}, summary: {:?}, params: &[{}], keep: {}, risk: Risk::{:?} }},",
-            op.method,
-            op.path,
-            op.id,
-            action_name(&op.id),
-            op.summary,
-            params.join(", "),
-            keep(t),
-            risk(&op.method, &op.id),
-        );
-    }
-    s.push_str("];\n\n/// The route trie over [`OPS`].\npub(crate) static ROUTER: tameflare_sdk::route::Router<'static> = ");
-    s.push_str(&router.to_rust("tameflare_sdk::route"));
-    s.push_str(";\n");
-    s
+pub(crate) fn generate() -> String {
+    codegen::generate(&GithubNaming, &load_spec()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
 fn routes_are_current() {
-    tameflare_sdk::testing::check_generated(ROUTES_RS, &generate(&load_spec()), "github");
+    tameflare_sdk::testing::check_generated(ROUTES_RS, &generate(), "github");
 }
 
 #[test]

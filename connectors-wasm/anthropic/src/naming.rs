@@ -1,8 +1,9 @@
-//! The generator of `routes.rs`: the Anthropic API's operations
-//! (`specs/anthropic.operations.jsonl`, one row per unique method + path) →
-//! action names, risks, body fields to read and a static route trie. Test
-//! code only; `routes_are_current` fails when the committed table is stale,
-//! and `UPDATE_ROUTES=1 cargo test -p anthropic` rewrites it.
+//! Anthropic's naming and risk choices for the generated `routes.rs`
+//! (`specs/anthropic.operations.jsonl`, one row per unique method + path →
+//! [`tameflare_sdk::codegen`]), and its extra columns (beta, body fields to
+//! read). Test code only; `routes_are_current` fails when the committed
+//! table is stale, and `cargo xtask codegen` (or `UPDATE_ROUTES=1 cargo
+//! test -p anthropic`) rewrites it.
 //!
 //! The naming rule (also in the README): take the operation id (the SDK
 //! method path, e.g. `messages.batches.create`) without a leading `beta.`;
@@ -13,19 +14,12 @@
 //! `organization.api_keys.update` → `anthropic.organization.api_key.update`.
 //! [`OVERRIDES`] pins the names policies rely on.
 
-use std::collections::HashMap;
-use std::fmt::Write as _;
-
-use serde_json::Value;
 use tameflare_sdk::Risk;
-use tameflare_sdk::route::RouterBuilder;
+use tameflare_sdk::codegen::{self, Naming, Operation};
 
 use crate::actions::{BODY_MAX_TOKENS, BODY_MODEL, BODY_STREAM};
 
-pub(crate) const SPEC: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../specs/anthropic.operations.jsonl"
-);
+const SPEC: &str = include_str!("../../../specs/anthropic.operations.jsonl");
 const ROUTES_RS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/routes.rs");
 
 /// Operation id → pinned action name. The rule gives the same name today;
@@ -130,46 +124,19 @@ pub(crate) fn risk(method: &str, path: &str, id: &str) -> Risk {
     Risk::Medium
 }
 
-/// One operation of the spec.
-#[derive(Clone, Debug)]
-pub(crate) struct SpecOp {
-    pub(crate) method: String,
-    pub(crate) path: String,
-    pub(crate) id: String,
-    pub(crate) summary: String,
-    pub(crate) beta: bool,
-    pub(crate) body_params: Vec<String>,
-}
-
-pub(crate) fn load_spec() -> Vec<SpecOp> {
-    let text = std::fs::read_to_string(SPEC).expect("read the Anthropic spec");
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).expect("spec line is JSON");
-            let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
-            SpecOp {
-                method: s("method"),
-                path: s("path"),
-                id: s("operation_id"),
-                summary: s("summary"),
-                beta: v["beta"].as_bool().unwrap_or(false),
-                body_params: v["body_params"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|p| p.as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            }
-        })
-        .collect()
+/// The first summary line, short enough for a catalogue.
+fn short_summary(summary: &str) -> String {
+    let line = summary.lines().next().unwrap_or_default().trim();
+    match line.char_indices().nth(160) {
+        Some((i, _)) => format!("{}…", &line[..i]),
+        None => line.to_string(),
+    }
 }
 
 /// The body fields `classify` reads for an operation, as a bit set.
-pub(crate) fn body_bits(op: &SpecOp) -> u8 {
-    let has = |f: &str| op.body_params.iter().any(|p| p == f);
+pub(crate) fn body_bits(op: &Operation) -> u8 {
+    let params = op.list("body_params");
+    let has = |f: &str| params.contains(&f);
     let mut bits = 0;
     if has("model") {
         bits |= BODY_MODEL;
@@ -183,101 +150,65 @@ pub(crate) fn body_bits(op: &SpecOp) -> u8 {
     bits
 }
 
-/// How many leading path segments make the resource: up to the last
-/// parameter; all when there is none.
-fn keep(template: &str) -> u8 {
-    let segs: Vec<&str> = template.trim_start_matches('/').split('/').collect();
-    match segs.iter().rposition(|s| s.contains('{')) {
-        Some(i) => u8::try_from(i + 1).expect("short path"),
-        None => u8::MAX,
+/// Anthropic's choices.
+pub(crate) struct AnthropicNaming;
+
+impl Naming for AnthropicNaming {
+    fn connector(&self) -> &str {
+        "anthropic"
+    }
+
+    fn header(&self) -> String {
+        "Anthropic API operations → actions, generated from `specs/anthropic.operations.jsonl`\nwith the naming in `src/naming.rs`.".into()
+    }
+
+    fn regenerate(&self) -> &str {
+        "`cargo xtask codegen`"
+    }
+
+    fn action_name(&self, op: &Operation) -> String {
+        action_name(&op.operation_id)
+    }
+
+    fn risk(&self, op: &Operation, _action: &str) -> Risk {
+        risk(&op.method, &op.path, &op.operation_id)
+    }
+
+    fn read_only(&self, op: &Operation, _action: &str) -> bool {
+        read_only(&op.method, &op.operation_id)
+    }
+
+    fn summary(&self, op: &Operation) -> String {
+        short_summary(&op.summary)
+    }
+
+    fn extra_type(&self) -> Option<&str> {
+        Some("crate::actions::Extra")
+    }
+
+    fn extra(&self, index: usize, ops: &[Operation]) -> String {
+        let op = &ops[index];
+        format!(
+            "Extra {{ beta: {}, body: {} }}",
+            op.flag("beta"),
+            body_bits(op)
+        )
     }
 }
 
-/// The first summary line, short enough for a catalogue.
-fn short_summary(summary: &str) -> String {
-    let line = summary.lines().next().unwrap_or_default().trim();
-    match line.char_indices().nth(160) {
-        Some((i, _)) => format!("{}…", &line[..i]),
-        None => line.to_string(),
-    }
+/// Every operation of the spec, in spec order.
+pub(crate) fn load_spec() -> Vec<Operation> {
+    codegen::parse_operations(SPEC).expect("the Anthropic spec")
 }
 
 /// The whole `routes.rs` source.
-pub(crate) fn generate(ops: &[SpecOp]) -> String {
-    let mut names: HashMap<String, Vec<&str>> = HashMap::new();
-    let mut routes: HashMap<(&str, &str), Vec<&str>> = HashMap::new();
-    for op in ops {
-        names.entry(action_name(&op.id)).or_default().push(&op.id);
-        routes
-            .entry((&op.method, &op.path))
-            .or_default()
-            .push(&op.id);
-    }
-    let shared: Vec<_> = names.iter().filter(|(_, ids)| ids.len() > 1).collect();
-    assert!(
-        shared.is_empty(),
-        "action names naming two operations: {shared:?}"
-    );
-    let dup: Vec<_> = routes.iter().filter(|(_, ids)| ids.len() > 1).collect();
-    assert!(dup.is_empty(), "spec rows sharing a method + path: {dup:?}");
-    for name in names.keys() {
-        let valid = name.split('.').all(|seg| {
-            !seg.is_empty()
-                && seg
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        });
-        assert!(valid, "invalid action name {name}");
-    }
-
-    let mut builder = RouterBuilder::new();
-    for (i, op) in ops.iter().enumerate() {
-        builder
-            .insert(&op.method, &op.path, i as u32)
-            .unwrap_or_else(|e| panic!("{}: {e}", op.id));
-    }
-    let router = builder.build();
-
-    let mut s = String::new();
-    s.push_str(
-        "//! Anthropic API operations → actions, generated from `specs/anthropic.operations.jsonl`\n\
-         //! by `src/codegen.rs`. Do not edit: run `UPDATE_ROUTES=1 cargo test -p anthropic`.\n\n\
-         use tameflare_sdk::Risk;\n\nuse crate::actions::Op;\n\n",
-    );
-    let _ = writeln!(
-        s,
-        "/// Every operation, in spec order; the router returns indices into it."
-    );
-    let _ = writeln!(s, "pub(crate) static OPS: [Op; {}] = [", ops.len());
-    for op in ops {
-        let params: Vec<String> = tameflare_sdk::route::param_names(&op.path)
-            .map(|p| format!("{p:?}"))
-            .collect();
-        let _ = writeln!(
-            s,
-            "    Op {{ method: {:?}, path: {:?}, operation_id: {:?}, action: {:?}, summary: {:?}, params: &[{}], keep: {}, risk: Risk::{:?}, read_only: {}, beta: {}, body: {} }},",
-            op.method,
-            op.path,
-            op.id,
-            action_name(&op.id),
-            short_summary(&op.summary),
-            params.join(", "),
-            keep(&op.path),
-            risk(&op.method, &op.path, &op.id),
-            read_only(&op.method, &op.id),
-            op.beta,
-            body_bits(op),
-        );
-    }
-    s.push_str("];\n\n/// The route trie over [`OPS`].\npub(crate) static ROUTER: tameflare_sdk::route::Router<'static> = ");
-    s.push_str(&router.to_rust("tameflare_sdk::route"));
-    s.push_str(";\n");
-    s
+pub(crate) fn generate() -> String {
+    codegen::generate(&AnthropicNaming, &load_spec()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
 fn routes_are_current() {
-    tameflare_sdk::testing::check_generated(ROUTES_RS, &generate(&load_spec()), "anthropic");
+    tameflare_sdk::testing::check_generated(ROUTES_RS, &generate(), "anthropic");
 }
 
 #[test]

@@ -1,7 +1,8 @@
-//! The generator of `routes.rs`: Stripe's operations
-//! (`specs/stripe.operations.jsonl`) → action names, risks, body fields and
-//! a static route trie. Test code only; `routes_are_current` fails when the
-//! committed table is stale, and `UPDATE_ROUTES=1 cargo test -p stripe`
+//! Stripe's naming and risk choices for the generated `routes.rs`
+//! (`specs/stripe.operations.jsonl` → [`tameflare_sdk::codegen`]), and its
+//! extra columns (host, body fields, JSON or form body). Test code only;
+//! `routes_are_current` fails when the committed table is stale, and
+//! `cargo xtask codegen` (or `UPDATE_ROUTES=1 cargo test -p stripe`)
 //! rewrites it.
 //!
 //! The naming rule (also in the README): an operation served by SDK method
@@ -11,19 +12,12 @@
 //! holds the names policies rely on; the generator uses them before the
 //! rule (today the rule yields the same names).
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-
-use serde_json::Value;
 use tameflare_sdk::Risk;
-use tameflare_sdk::route::RouterBuilder;
+use tameflare_sdk::codegen::{self, Naming, Operation};
 
 use crate::actions::FIELDS;
 
-pub(crate) const SPEC: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../specs/stripe.operations.jsonl"
-);
+const SPEC: &str = include_str!("../../../specs/stripe.operations.jsonl");
 const ROUTES_RS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/routes.rs");
 
 /// (method, path) → pinned action name.
@@ -114,14 +108,14 @@ fn snake(camel: &str) -> String {
 }
 
 /// The action name of `op` under the pins and the naming rule.
-pub(crate) fn action_name(op: &SpecOp) -> String {
+pub(crate) fn action_name(op: &Operation) -> String {
     if let Some(&(_, _, name)) = PINNED
         .iter()
         .find(|(m, p, _)| *m == op.method && *p == op.path)
     {
         return name.to_string();
     }
-    rule_name(&op.sdk_file, &op.sdk_method)
+    rule_name(op.text("sdk_file"), op.text("sdk_method"))
 }
 
 /// The naming rule alone: SDK file + SDK method → action name.
@@ -173,70 +167,6 @@ pub(crate) fn risk(method: &str, name: &str) -> Risk {
     Risk::Medium
 }
 
-/// One operation of the spec.
-#[derive(Clone, Debug)]
-pub(crate) struct SpecOp {
-    pub(crate) method: String,
-    pub(crate) path: String,
-    pub(crate) id: String,
-    pub(crate) summary: String,
-    pub(crate) sdk_method: String,
-    pub(crate) sdk_file: String,
-    /// Host of the operation (`servers`, else `api.stripe.com`).
-    pub(crate) host: String,
-    pub(crate) path_params: Vec<String>,
-    /// Query fields for GET/DELETE, body fields for POST.
-    pub(crate) fields: Vec<String>,
-    pub(crate) json: bool,
-}
-
-pub(crate) fn load_spec() -> Vec<SpecOp> {
-    let text = std::fs::read_to_string(SPEC).expect("read the Stripe spec");
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).expect("spec line is JSON");
-            let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
-            let list = |k: &str| -> Vec<String> {
-                v[k].as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|x| x.as_str().map(String::from))
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            };
-            let method = s("method");
-            let host = list("servers")
-                .first()
-                .map_or("api.stripe.com".into(), |u| {
-                    u.trim_start_matches("https://")
-                        .trim_end_matches('/')
-                        .into()
-                });
-            let fields = if method == "POST" {
-                list("body_params")
-            } else {
-                list("query_params")
-            };
-            SpecOp {
-                path: s("path"),
-                id: s("operation_id"),
-                summary: first_sentence(&s("summary")),
-                sdk_method: s("sdk_method"),
-                sdk_file: s("sdk_file"),
-                host,
-                path_params: list("path_params"),
-                json: list("body_content_types")
-                    .iter()
-                    .any(|t| t == "application/json"),
-                fields,
-                method,
-            }
-        })
-        .collect()
-}
-
 /// The first sentence of a summary, for the one-line description.
 fn first_sentence(s: &str) -> String {
     let s = s.trim();
@@ -246,105 +176,93 @@ fn first_sentence(s: &str) -> String {
     }
 }
 
-/// How many leading path segments make the resource: up to the last
-/// parameter; all when there is none.
-fn keep(template: &str) -> u8 {
-    let segs: Vec<&str> = template.trim_start_matches('/').split('/').collect();
-    match segs.iter().rposition(|s| s.contains('{')) {
-        Some(i) => u8::try_from(i + 1).expect("short path"),
-        None => u8::MAX,
+/// The host of `op` (`servers`, else `api.stripe.com`).
+pub(crate) fn host(op: &Operation) -> String {
+    op.list("servers")
+        .first()
+        .map_or("api.stripe.com".into(), |u| {
+            u.trim_start_matches("https://")
+                .trim_end_matches('/')
+                .into()
+        })
+}
+
+/// Query fields for GET/DELETE, body fields for POST.
+fn fields(op: &Operation) -> Vec<&str> {
+    if op.method == "POST" {
+        op.list("body_params")
+    } else {
+        op.list("query_params")
     }
 }
 
 /// Bit `i` set when the operation takes field `FIELDS[i]` (and it is not
 /// already a path parameter).
-fn field_mask(op: &SpecOp) -> u8 {
+fn field_mask(op: &Operation) -> u8 {
+    let (fields, path_params) = (fields(op), op.list("path_params"));
     FIELDS
         .iter()
         .enumerate()
-        .filter(|(_, f)| {
-            op.fields.iter().any(|x| x == *f) && !op.path_params.iter().any(|p| p == *f)
-        })
+        .filter(|(_, f)| fields.contains(f) && !path_params.contains(f))
         .fold(0, |m, (i, _)| m | 1 << i)
 }
 
-/// Checks that names are valid and unique per (method, path).
-fn check_names(ops: &[SpecOp]) {
-    let mut names: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for op in ops {
-        names
-            .entry(action_name(op))
-            .or_default()
-            .push(format!("{} {}", op.method, op.path));
+/// Stripe's choices.
+pub(crate) struct StripeNaming;
+
+impl Naming for StripeNaming {
+    fn connector(&self) -> &str {
+        "stripe"
     }
-    let shared: Vec<_> = names.iter().filter(|(_, ops)| ops.len() > 1).collect();
-    assert!(shared.is_empty(), "names shared by operations: {shared:?}");
-    for name in names.keys() {
-        let segs: Vec<&str> = name.split('.').collect();
-        let valid = segs.len() == 3
-            && segs[0] == "stripe"
-            && segs.iter().all(|seg| {
-                !seg.is_empty()
-                    && seg
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-            });
-        assert!(valid, "invalid action name {name}");
+
+    fn header(&self) -> String {
+        "Stripe operations → actions, generated from `specs/stripe.operations.jsonl`\nwith the naming in `src/naming.rs`.".into()
+    }
+
+    fn regenerate(&self) -> &str {
+        "`cargo xtask codegen`"
+    }
+
+    fn action_name(&self, op: &Operation) -> String {
+        action_name(op)
+    }
+
+    fn risk(&self, op: &Operation, action: &str) -> Risk {
+        risk(&op.method, action)
+    }
+
+    fn summary(&self, op: &Operation) -> String {
+        first_sentence(&op.summary)
+    }
+
+    fn extra_type(&self) -> Option<&str> {
+        Some("crate::actions::Extra")
+    }
+
+    fn extra(&self, index: usize, ops: &[Operation]) -> String {
+        let op = &ops[index];
+        let json = op.list("body_content_types").contains(&"application/json");
+        format!(
+            "Extra {{ host: {:?}, fields: {}, json: {json} }}",
+            host(op),
+            field_mask(op)
+        )
     }
 }
 
-/// The whole `routes.rs` source.
-pub(crate) fn generate(ops: &[SpecOp]) -> String {
-    check_names(ops);
-    let mut builder = RouterBuilder::new();
-    for (i, op) in ops.iter().enumerate() {
-        builder
-            .insert(&op.method, &op.path, i as u32)
-            .unwrap_or_else(|e| panic!("{} {}: {e}", op.method, op.path));
-    }
-    let router = builder.build();
+/// Every operation of the spec, in spec order.
+pub(crate) fn load_spec() -> Vec<Operation> {
+    codegen::parse_operations(SPEC).expect("the Stripe spec")
+}
 
-    let mut s = String::new();
-    s.push_str(
-        "//! Stripe operations → actions, generated from `specs/stripe.operations.jsonl`\n\
-         //! by `src/codegen.rs`. Do not edit: run `UPDATE_ROUTES=1 cargo test -p stripe`.\n\n\
-         use tameflare_sdk::Risk;\n\nuse crate::actions::Op;\n\n",
-    );
-    let _ = writeln!(
-        s,
-        "/// Every operation, in spec order; the router returns indices into it."
-    );
-    let _ = writeln!(s, "pub(crate) static OPS: [Op; {}] = [", ops.len());
-    for op in ops {
-        let params: Vec<String> = tameflare_sdk::route::param_names(&op.path)
-            .map(|p| format!("{p:?}"))
-            .collect();
-        let name = action_name(op);
-        let _ = writeln!(
-            s,
-            "    Op {{ method: {:?}, path: {:?}, host: {:?}, operation_id: {:?}, action: {:?}, summary: {:?}, params: &[{}], keep: {}, risk: Risk::{:?}, fields: {}, json: {} }},",
-            op.method,
-            op.path,
-            op.host,
-            op.id,
-            name,
-            op.summary,
-            params.join(", "),
-            keep(&op.path),
-            risk(&op.method, &name),
-            field_mask(op),
-            op.json,
-        );
-    }
-    s.push_str("];\n\n/// The route trie over [`OPS`].\npub(crate) static ROUTER: tameflare_sdk::route::Router<'static> = ");
-    s.push_str(&router.to_rust("tameflare_sdk::route"));
-    s.push_str(";\n");
-    s
+/// The whole `routes.rs` source.
+pub(crate) fn generate() -> String {
+    codegen::generate(&StripeNaming, &load_spec()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
 fn routes_are_current() {
-    tameflare_sdk::testing::check_generated(ROUTES_RS, &generate(&load_spec()), "stripe");
+    tameflare_sdk::testing::check_generated(ROUTES_RS, &generate(), "stripe");
 }
 
 #[test]

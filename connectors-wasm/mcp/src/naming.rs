@@ -1,8 +1,10 @@
-//! The generator of `routes.rs`: MCP's JSON-RPC methods
-//! (`specs/mcp.methods.jsonl`, one row per method and direction) → the
-//! methods a client can send, with action names and risks. Test code only;
-//! `routes_are_current` fails when the committed table is stale, and
-//! `UPDATE_ROUTES=1 cargo test -p mcp` rewrites it.
+//! MCP's naming and risk choices for the generated `routes.rs`
+//! (`specs/mcp.methods.jsonl`, one row per method and direction →
+//! [`tameflare_sdk::codegen`]): the methods a client can send, one row
+//! each, sorted by method for binary search, with no router (JSON-RPC
+//! methods are looked up by name). Test code only; `routes_are_current`
+//! fails when the committed table is stale, and `cargo xtask codegen` (or
+//! `UPDATE_ROUTES=1 cargo test -p mcp`) rewrites it.
 //!
 //! The naming rule (also in the README): a method `noun` becomes
 //! `mcp.<noun>`, a method `noun/rest…` becomes `mcp.<noun>.<rest>` with the
@@ -11,13 +13,13 @@
 //! `mcp.resources.templates_list`, `logging/setLevel` →
 //! `mcp.logging.set_level`.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 use tameflare_sdk::Risk;
+use tameflare_sdk::codegen::{self, Naming, Operation};
 
-pub(crate) const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../specs/mcp.methods.jsonl");
+const SPEC: &str = include_str!("../../../specs/mcp.methods.jsonl");
 const ROUTES_RS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/routes.rs");
 
 /// Last words of a method that only read (besides `ping`).
@@ -94,11 +96,11 @@ impl SpecRow {
 }
 
 pub(crate) fn load_spec() -> Vec<SpecRow> {
-    let text = std::fs::read_to_string(SPEC).expect("read the MCP spec");
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).expect("spec line is JSON");
+    codegen::parse_rows(SPEC)
+        .expect("the MCP spec")
+        .into_iter()
+        .map(|(_, row)| {
+            let v = Value::Object(row);
             let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
             SpecRow {
                 method: s("method"),
@@ -116,65 +118,78 @@ pub(crate) fn load_spec() -> Vec<SpecRow> {
         .collect()
 }
 
-/// The whole `routes.rs` source.
-pub(crate) fn generate(rows: &[SpecRow]) -> String {
-    // Client-sendable methods, sorted by method for binary search.
+/// The client-sendable methods of `rows` as operations, sorted by method:
+/// `POST /` with the JSON-RPC method as operation id and the schema
+/// definition, kind and protocol versions as summary.
+pub(crate) fn operations(rows: &[SpecRow]) -> Vec<Operation> {
     let mut methods: BTreeMap<&str, &SpecRow> = BTreeMap::new();
     for row in rows.iter().filter(|r| r.client_sends()) {
         let prev = methods.insert(&row.method, row);
         assert!(prev.is_none(), "two client rows for {}", row.method);
     }
-    let mut names = BTreeSet::new();
-    for m in methods.keys() {
-        let name = action_name(m);
-        let valid = name.split('.').all(|seg| {
-            !seg.is_empty()
-                && seg
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        });
-        assert!(valid, "invalid action name {name} for {m}");
-        assert!(!FIXED_NAMES.contains(&name.as_str()), "{m} takes {name}");
-        assert!(names.insert(name.clone()), "{name} names two methods");
+    methods
+        .into_values()
+        .map(|row| Operation {
+            method: "POST".into(),
+            path: "/".into(),
+            operation_id: row.method.clone(),
+            summary: format!(
+                "{} ({}; protocol {})",
+                row.definition,
+                row.kind,
+                row.versions.join(", ")
+            ),
+            tags: Vec::new(),
+            row: serde_json::Map::new(),
+        })
+        .collect()
+}
+
+/// MCP's choices.
+pub(crate) struct McpNaming;
+
+impl Naming for McpNaming {
+    fn connector(&self) -> &str {
+        "mcp"
     }
 
-    let mut s = String::new();
-    s.push_str(
-        "//! MCP JSON-RPC methods a client can send → actions, generated from\n\
-         //! `specs/mcp.methods.jsonl` by `src/codegen.rs`. Do not edit: run\n\
-         //! `UPDATE_ROUTES=1 cargo test -p mcp`.\n\n\
-         use tameflare_sdk::Risk;\n\nuse crate::actions::Method;\n\n",
-    );
-    let _ = writeln!(
-        s,
-        "/// Every client-sendable method, sorted by method name (binary search)."
-    );
-    let _ = writeln!(
-        s,
-        "pub(crate) static METHODS: [Method; {}] = [",
-        methods.len()
-    );
-    for (m, row) in &methods {
-        let (risk, read_only) = risk(m);
-        let description = format!(
-            "{} ({}; protocol {})",
-            row.definition,
-            row.kind,
-            row.versions.join(", ")
-        );
-        let _ = writeln!(
-            s,
-            "    Method {{ method: {m:?}, action: {:?}, risk: Risk::{risk:?}, read_only: {read_only}, description: {description:?} }},",
-            action_name(m),
-        );
+    fn header(&self) -> String {
+        "MCP JSON-RPC methods a client can send → actions, generated from\n`specs/mcp.methods.jsonl` with the naming in `src/naming.rs`; sorted by\nmethod (the operation id) for binary search.".into()
     }
-    s.push_str("];\n");
-    s
+
+    fn regenerate(&self) -> &str {
+        "`cargo xtask codegen`"
+    }
+
+    fn action_name(&self, op: &Operation) -> String {
+        action_name(&op.operation_id)
+    }
+
+    fn risk(&self, op: &Operation, _action: &str) -> Risk {
+        risk(&op.operation_id).0
+    }
+
+    fn read_only(&self, op: &Operation, _action: &str) -> bool {
+        risk(&op.operation_id).1
+    }
+
+    fn reserved_names(&self) -> &[&str] {
+        FIXED_NAMES
+    }
+
+    fn router(&self) -> bool {
+        false
+    }
+}
+
+/// The whole `routes.rs` source.
+pub(crate) fn generate() -> String {
+    codegen::generate(&McpNaming, &operations(&load_spec())).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
 fn routes_are_current() {
-    tameflare_sdk::testing::check_generated(ROUTES_RS, &generate(&load_spec()), "mcp");
+    tameflare_sdk::testing::check_generated(ROUTES_RS, &generate(), "mcp");
 }
 
 #[test]

@@ -1,8 +1,9 @@
-//! The generator of `routes.rs`: Slack's Web API methods
-//! (`specs/slack.operations.jsonl`) → action names, risks and a static
-//! route trie (`POST` and `GET /api/<method>`, one entry per method). Test
-//! code only; `routes_are_current` fails when the committed table is stale,
-//! and `UPDATE_ROUTES=1 cargo test -p slack` rewrites it.
+//! Slack's naming and risk choices for the generated `routes.rs`
+//! (`specs/slack.operations.jsonl` → [`tameflare_sdk::codegen`]): one row
+//! per Web API method, routed on `POST` and `GET /api/<method>`. Test code
+//! only; `routes_are_current` fails when the committed table is stale, and
+//! `cargo xtask codegen` (or `UPDATE_ROUTES=1 cargo test -p slack`)
+//! rewrites it.
 //!
 //! The naming rule (also in the README): a method `a.bC.dEF` becomes
 //! `slack.a.b_c.d_ef`: `slack.` followed by the method's dot-separated
@@ -10,19 +11,12 @@
 //! [`OVERRIDES`] pins the names that policies rely on and that the rule
 //! would not produce.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
-
-use serde_json::Value;
 use tameflare_sdk::Risk;
-use tameflare_sdk::route::RouterBuilder;
+use tameflare_sdk::codegen::{self, Naming, Operation};
 
 use crate::actions::HTTP_METHODS;
 
-pub(crate) const SPEC: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../specs/slack.operations.jsonl"
-);
+const SPEC: &str = include_str!("../../../specs/slack.operations.jsonl");
 const ROUTES_RS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/routes.rs");
 
 /// Slack method → pinned action name.
@@ -94,22 +88,7 @@ const HIGH_WORDS: &[&str] = &[
 /// camelCase → snake_case; a run of capitals is one word (`URLExternal` →
 /// `url_external`).
 pub(crate) fn snake(seg: &str) -> String {
-    let c: Vec<char> = seg.chars().collect();
-    let mut out = String::with_capacity(seg.len() + 4);
-    for (i, &ch) in c.iter().enumerate() {
-        if ch.is_ascii_uppercase() && i > 0 {
-            let prev = c[i - 1];
-            let next_lower = c.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
-            if prev.is_ascii_lowercase()
-                || prev.is_ascii_digit()
-                || (prev.is_ascii_uppercase() && next_lower)
-            {
-                out.push('_');
-            }
-        }
-        out.push(ch.to_ascii_lowercase());
-    }
-    out
+    codegen::snake_case(seg)
 }
 
 /// The action name of Slack method `method` under the naming rule and
@@ -153,93 +132,62 @@ pub(crate) fn risk(method: &str) -> Risk {
     Risk::Medium
 }
 
-/// One method of the spec.
-#[derive(Clone, Debug)]
-pub(crate) struct SpecOp {
-    pub(crate) path: String,
-    pub(crate) id: String,
-    pub(crate) summary: String,
+/// Slack's choices.
+pub(crate) struct SlackNaming;
+
+impl Naming for SlackNaming {
+    fn connector(&self) -> &str {
+        "slack"
+    }
+
+    fn header(&self) -> String {
+        "Slack Web API methods → actions, generated from `specs/slack.operations.jsonl`\nwith the naming in `src/naming.rs`; each method is routed on POST and GET.".into()
+    }
+
+    fn regenerate(&self) -> &str {
+        "`cargo xtask codegen`"
+    }
+
+    fn action_name(&self, op: &Operation) -> String {
+        action_name(&op.operation_id)
+    }
+
+    fn risk(&self, op: &Operation, _action: &str) -> Risk {
+        risk(&op.operation_id)
+    }
+
+    fn read_only(&self, op: &Operation, _action: &str) -> bool {
+        read_only(&op.operation_id)
+    }
+
+    fn route_methods(&self, _op: &Operation) -> Vec<String> {
+        HTTP_METHODS.iter().map(|m| (*m).to_owned()).collect()
+    }
 }
 
-pub(crate) fn load_spec() -> Vec<SpecOp> {
-    let text = std::fs::read_to_string(SPEC).expect("read the Slack spec");
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).expect("spec line is JSON");
-            let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
-            assert_eq!(s("method"), "POST", "{l}");
-            let op = SpecOp {
-                path: s("path"),
-                id: s("operation_id"),
-                summary: s("summary"),
-            };
-            assert_eq!(op.path, format!("/api/{}", op.id), "{l}");
-            op
-        })
-        .collect()
+/// Every method of the spec, in spec order (each a `POST /api/<method>`).
+pub(crate) fn load_spec() -> Vec<Operation> {
+    let ops = codegen::parse_operations(SPEC).expect("the Slack spec");
+    for op in &ops {
+        assert_eq!(op.method, "POST", "{}", op.label());
+        assert_eq!(
+            op.path,
+            format!("/api/{}", op.operation_id),
+            "{}",
+            op.label()
+        );
+    }
+    ops
 }
 
 /// The whole `routes.rs` source.
-pub(crate) fn generate(ops: &[SpecOp]) -> String {
-    let mut names: HashMap<String, Vec<&str>> = HashMap::new();
-    for op in ops {
-        names.entry(action_name(&op.id)).or_default().push(&op.id);
-    }
-    let shared: BTreeMap<_, _> = names.iter().filter(|(_, ids)| ids.len() > 1).collect();
-    assert!(shared.is_empty(), "names shared by methods: {shared:?}");
-    for name in names.keys() {
-        let valid = name.split('.').all(|seg| {
-            !seg.is_empty()
-                && seg
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        });
-        assert!(valid, "invalid action name {name}");
-    }
-
-    let mut builder = RouterBuilder::new();
-    for (i, op) in ops.iter().enumerate() {
-        for m in HTTP_METHODS {
-            builder
-                .insert(m, &op.path, i as u32)
-                .unwrap_or_else(|e| panic!("{}: {e}", op.id));
-        }
-    }
-    let router = builder.build();
-
-    let mut s = String::new();
-    s.push_str(
-        "//! Slack Web API methods → actions, generated from `specs/slack.operations.jsonl`\n\
-         //! by `src/codegen.rs`. Do not edit: run `UPDATE_ROUTES=1 cargo test -p slack`.\n\n\
-         use tameflare_sdk::Risk;\n\nuse crate::actions::Op;\n\n",
-    );
-    let _ = writeln!(
-        s,
-        "/// Every method, in spec order; the router returns indices into it."
-    );
-    let _ = writeln!(s, "pub(crate) static OPS: [Op; {}] = [", ops.len());
-    for op in ops {
-        let _ = writeln!(
-            s,
-            "    Op {{ path: {:?}, method: {:?}, action: {:?}, summary: {:?}, read_only: {}, risk: Risk::{:?} }},",
-            op.path,
-            op.id,
-            action_name(&op.id),
-            op.summary,
-            read_only(&op.id),
-            risk(&op.id),
-        );
-    }
-    s.push_str("];\n\n/// The route trie over [`OPS`] (POST and GET).\npub(crate) static ROUTER: tameflare_sdk::route::Router<'static> = ");
-    s.push_str(&router.to_rust("tameflare_sdk::route"));
-    s.push_str(";\n");
-    s
+pub(crate) fn generate() -> String {
+    codegen::generate(&SlackNaming, &load_spec()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
 fn routes_are_current() {
-    tameflare_sdk::testing::check_generated(ROUTES_RS, &generate(&load_spec()), "slack");
+    tameflare_sdk::testing::check_generated(ROUTES_RS, &generate(), "slack");
 }
 
 #[test]
