@@ -482,7 +482,7 @@ mod tests {
             ("A9", true, true, false),
             ("github.pr.merge", false, true, true),
             ("mcp.tools.*", false, false, true),
-            ("mcp.*", false, false, true),
+            ("mcp.*", false, false, false),
             (&longest, false, true, true),
             (&too_long, false, true, false),
             ("", false, false, false),
