@@ -3,7 +3,7 @@
 //!
 //! Classifies by path: `/loop` spins forever, `/oom` allocates until the
 //! memory limit traps, `/panic` panics, `/huge` returns a 16 MiB resource,
-//! `/deep` recurses without bound, `/exit` calls a host function connectors
+//! `/deep` recurses without bound, `/quit` calls a host function connectors
 //! do not get (`wasi:cli/exit`); anything else is `hostile.ok`.
 
 mod actions;

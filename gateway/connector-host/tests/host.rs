@@ -189,7 +189,7 @@ fn hostile_paths_fail_closed_and_the_connector_recovers() {
         ("/huge", ConnectorFailure::OutOfMemory, "memory limit exceeded"),
         // A stack overflow or an out-of-bounds shadow-stack write.
         ("/deep", ConnectorFailure::Trap, ""),
-        ("/exit", ConnectorFailure::ForbiddenImport, "wasi:cli/exit"),
+        ("/quit", ConnectorFailure::ForbiddenImport, "wasi:cli/exit"),
     ] {
         let started = Instant::now();
         let result = HOSTILE.classify(request("GET", "hostile.test", path));
