@@ -535,7 +535,10 @@ impl Control for Service {
             .map(|d| tf_core::ids::normalize_domain(d))
             .filter(|d| !d.is_empty())
             .collect();
-        if let Some(e) = domains.iter().find_map(|d| tf_core::ids::check_domain(d).err()) {
+        if let Some(e) = domains
+            .iter()
+            .find_map(|d| tf_core::ids::check_domain(d).err())
+        {
             return Err(ControlError::Invalid(format!("{e} (--domains)")));
         }
         domains.sort();

@@ -6,8 +6,8 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use cap_std::fs::Dir;
-use tf_core::ConnectorFailure;
 use sha2::{Digest, Sha256};
+use tf_core::ConnectorFailure;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 

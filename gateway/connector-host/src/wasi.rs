@@ -107,7 +107,7 @@ impl Iface<'_> {
         engine: &Engine,
     ) -> wasmtime::Result<()> {
         for (name, export) in ty.exports(engine) {
-            if self.defined.iter().any(|d| *d == name) {
+            if self.defined.contains(&name) {
                 continue;
             }
             match export.ty {

@@ -14,9 +14,7 @@ use cap_std::fs::Dir;
 use tf_connector_host::{
     Connector, DescriptorError, ForbiddenImports, Host, HostConfig, ImportError, LoadError,
 };
-use tf_core::{
-    Action, Classifier, ClassifyError, ConnectorFailure, ConnectorRequest, ParamValue,
-};
+use tf_core::{Action, Classifier, ClassifyError, ConnectorFailure, ConnectorRequest, ParamValue};
 
 #[path = "python.rs"]
 mod python;
@@ -183,10 +181,18 @@ fn hostile_paths_fail_closed_and_the_connector_recovers() {
     // limiter, the stub's error type), the detail is a phrase for the log.
     for (path, want, detail) in [
         ("/loop", ConnectorFailure::Deadline, "deadline exceeded"),
-        ("/oom", ConnectorFailure::OutOfMemory, "memory limit exceeded"),
+        (
+            "/oom",
+            ConnectorFailure::OutOfMemory,
+            "memory limit exceeded",
+        ),
         ("/panic", ConnectorFailure::Trap, "trapped"),
         // 16 MiB of output cannot be built within the 16 MiB limit.
-        ("/huge", ConnectorFailure::OutOfMemory, "memory limit exceeded"),
+        (
+            "/huge",
+            ConnectorFailure::OutOfMemory,
+            "memory limit exceeded",
+        ),
         // A stack overflow or an out-of-bounds shadow-stack write.
         ("/deep", ConnectorFailure::Trap, ""),
         ("/quit", ConnectorFailure::ForbiddenImport, "wasi:cli/exit"),
@@ -295,7 +301,11 @@ fn an_exhausted_instance_pool_is_no_free_instance() {
         other => panic!("expected Failed, got {other:?}"),
     }
     drop(first);
-    assert!(second.classify(request("GET", "hostile.test", "/x")).is_ok());
+    assert!(
+        second
+            .classify(request("GET", "hostile.test", "/x"))
+            .is_ok()
+    );
 }
 
 #[test]
@@ -330,7 +340,10 @@ fn disallowed_imports_and_wrong_worlds_are_refused() {
     let reads_file = build_guest("reads-file");
     let refused = HOST.load(&reads_file);
     assert_eq!(
-        refused.as_ref().err().and_then(LoadError::connector_failure),
+        refused
+            .as_ref()
+            .err()
+            .and_then(LoadError::connector_failure),
         Some(ConnectorFailure::ForbiddenImport)
     );
     match refused {

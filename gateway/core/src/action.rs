@@ -180,9 +180,7 @@ pub enum PlacementError {
         "credential placement header name {0:?} is not a valid lowercase header name (an HTTP token of at most {MAX_HEADER_NAME} bytes, e.g. x-api-key)"
     )]
     HeaderName(String),
-    #[error(
-        "credential placement template must contain `{{secret}}`, e.g. 'Bearer {{secret}}'"
-    )]
+    #[error("credential placement template must contain `{{secret}}`, e.g. 'Bearer {{secret}}'")]
     NoSecret,
     #[error(
         "credential placement template must be at most {MAX_TEMPLATE} bytes of visible ASCII or spaces (no control characters)"
@@ -536,14 +534,32 @@ mod tests {
             (header(&too_long_name, "{secret}"), name_err(&too_long_name)),
             (header("x", "static"), Err(PlacementError::NoSecret)),
             (header("x", ""), Err(PlacementError::NoSecret)),
-            (header("x", "{secret}\r\nx-evil: 1"), Err(PlacementError::TemplateText)),
+            (
+                header("x", "{secret}\r\nx-evil: 1"),
+                Err(PlacementError::TemplateText),
+            ),
             (header("x", "{secret}\n"), Err(PlacementError::TemplateText)),
-            (header("x", "a\tb {secret}"), Err(PlacementError::TemplateText)),
+            (
+                header("x", "a\tb {secret}"),
+                Err(PlacementError::TemplateText),
+            ),
             (header("x", "{secret}\0"), Err(PlacementError::TemplateText)),
-            (header("x", "{secret}\x1b[0m"), Err(PlacementError::TemplateText)),
-            (header("x", "{secret}\x7f"), Err(PlacementError::TemplateText)),
-            (header("x", "Jeton {secret} é"), Err(PlacementError::TemplateText)),
-            (header("x", &too_long_template), Err(PlacementError::TemplateText)),
+            (
+                header("x", "{secret}\x1b[0m"),
+                Err(PlacementError::TemplateText),
+            ),
+            (
+                header("x", "{secret}\x7f"),
+                Err(PlacementError::TemplateText),
+            ),
+            (
+                header("x", "Jeton {secret} é"),
+                Err(PlacementError::TemplateText),
+            ),
+            (
+                header("x", &too_long_template),
+                Err(PlacementError::TemplateText),
+            ),
         ];
         for (i, (placement, want)) in table.into_iter().enumerate() {
             assert_eq!(placement.validate(), want, "case {i}: {placement:?}");

@@ -23,8 +23,8 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use tf_core::{
     Action, ActionSpec, AuditEntry, AuditSink, AuditUnavailable, Classifier, ClassifyError,
-    ConnectorFailure, ConnectorRequest, Descriptor, GatewayEntry, InjectError, Injector, Outcome, PermissionSet,
-    Phase, Placement, ReadOnlyIndex, Risk, Route, Rule, Snapshot,
+    ConnectorFailure, ConnectorRequest, Descriptor, GatewayEntry, InjectError, Injector, Outcome,
+    PermissionSet, Phase, Placement, ReadOnlyIndex, Risk, Route, Rule, Snapshot,
 };
 use tf_proxy::{ConnectTo, Proxy, ProxyConfig, serve};
 use tf_tls::{CertificateAuthority, LeafResolver};

@@ -97,7 +97,8 @@ fn config_round_trips() {
     assert_eq!(store.connectors().unwrap(), vec![gh.clone()]);
     // tf-core's rules, each checked before anything is written.
     type Spoil = fn(&mut ConnectorInstance);
-    let refused: [(Spoil, fn(&WriteError) -> bool); 6] = [
+    type Want = fn(&WriteError) -> bool;
+    let refused: [(Spoil, Want); 6] = [
         (
             |c| c.domains = vec!["API.github.com".into()],
             |e| matches!(e, WriteError::InvalidDomain(DomainError::Invalid(_))),
@@ -121,7 +122,12 @@ fn config_round_trips() {
                     template: "{secret}\tx".into(),
                 })
             },
-            |e| matches!(e, WriteError::InvalidPlacement(PlacementError::TemplateText)),
+            |e| {
+                matches!(
+                    e,
+                    WriteError::InvalidPlacement(PlacementError::TemplateText)
+                )
+            },
         ),
         (
             |c| {
@@ -130,7 +136,12 @@ fn config_round_trips() {
                     template: "{secret}".into(),
                 })
             },
-            |e| matches!(e, WriteError::InvalidPlacement(PlacementError::HeaderName(_))),
+            |e| {
+                matches!(
+                    e,
+                    WriteError::InvalidPlacement(PlacementError::HeaderName(_))
+                )
+            },
         ),
     ];
     for (i, (spoil, want)) in refused.into_iter().enumerate() {

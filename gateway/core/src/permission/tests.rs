@@ -210,7 +210,12 @@ fn rule_validation_is_one_table() {
         ("My Bot", "gh-2", "github.*", Ok(())),
         (&long, &long, "a", Ok(())),
         ("Bot", "github", "", pattern("")),
-        ("Bot", "github", "github.pr.merge\n", pattern("github.pr.merge\n")),
+        (
+            "Bot",
+            "github",
+            "github.pr.merge\n",
+            pattern("github.pr.merge\n"),
+        ),
         ("Bot", "github", "github.\0", pattern("github.\0")),
         ("Bot", "github", "gïthub.*", pattern("gïthub.*")),
         ("Bot", "github", "**", pattern("**")),
