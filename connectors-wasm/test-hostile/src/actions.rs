@@ -30,6 +30,9 @@ pub(crate) fn classify(req: &Request) -> Result<Action, ClassifyError> {
         "/loop" => spin(),
         "/oom" => exhaust_memory(),
         "/panic" => panic!("hostile connector panics on purpose"),
+        // `wasi:cli/exit`: an interface connectors may import (std does)
+        // but whose functions the host does not provide.
+        "/quit" => std::process::exit(3),
         "/huge" => Ok(action("hostile.huge", "x".repeat(HUGE))),
         "/deep" => Ok(action("hostile.ok", recurse(black_box(1)).to_string())),
         other => Ok(action("hostile.ok", other.to_string())),

@@ -3,7 +3,8 @@
 //!
 //! Classifies by path: `/loop` spins forever, `/oom` allocates until the
 //! memory limit traps, `/panic` panics, `/huge` returns a 16 MiB resource,
-//! `/deep` recurses without bound; anything else is `hostile.ok`.
+//! `/deep` recurses without bound, `/quit` calls a host function connectors
+//! do not get (`wasi:cli/exit`); anything else is `hostile.ok`.
 
 mod actions;
 

@@ -53,7 +53,7 @@ pub(crate) fn new(args: ConnectorNewArgs) -> anyhow::Result<()> {
     let domains: Vec<String> = args
         .domains
         .iter()
-        .map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase())
+        .map(|d| tf_core::ids::normalize_domain(d))
         .filter(|d| !d.is_empty())
         .collect();
     let files = match &args.from_openapi {

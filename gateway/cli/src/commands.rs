@@ -443,7 +443,10 @@ pub(crate) fn table_row(r: &AuditRecord) -> String {
         e.action.as_deref().unwrap_or("-"),
         e.outcome.as_str(),
         forwarded_column(e),
-        e.reason,
+        match e.connector_failure {
+            Some(kind) => format!("{}:{kind}", e.reason),
+            None => e.reason.clone(),
+        },
         e.upstream_status
             .map_or_else(|| "-".to_owned(), |s| s.to_string()),
         e.latency_us / 1000,

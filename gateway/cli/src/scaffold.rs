@@ -20,7 +20,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use tameflare_sdk::codegen::openapi::{self, OpenApiError};
-use tf_core::ids::is_host_name;
+use tf_core::DomainError;
+use tf_core::ids::{check_domain, is_connector_name};
 
 /// One file of a new connector crate: path relative to the crate root, contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,8 +39,8 @@ pub(crate) enum ScaffoldError {
     ReservedName(String),
     /// No domain given.
     NoDomains,
-    /// Not a lowercase host name.
-    Domain(String),
+    /// Not a lowercase host name, or a wildcard.
+    Domain(DomainError),
     /// The same domain twice.
     DuplicateDomain(String),
     /// The SDK path is relative.
@@ -66,10 +67,7 @@ impl fmt::Display for ScaffoldError {
             ScaffoldError::NoDomains => {
                 f.write_str("a connector needs at least one domain (e.g. api.example.com)")
             }
-            ScaffoldError::Domain(d) => write!(
-                f,
-                "domain {d:?} is not a lowercase host name (labels of [a-z0-9-], 1-63 bytes, not starting or ending with '-', at most 253 bytes; no scheme, port, wildcard or trailing dot)"
-            ),
+            ScaffoldError::Domain(e) => write!(f, "{e}"),
             ScaffoldError::DuplicateDomain(d) => write!(f, "domain {d:?} is given twice"),
             ScaffoldError::SdkPathNotAbsolute(p) => {
                 write!(f, "the SDK path {} is not absolute", p.display())
@@ -90,7 +88,7 @@ impl fmt::Display for ScaffoldError {
 impl std::error::Error for ScaffoldError {}
 
 /// Longest connector name (the host's limit).
-pub(crate) const MAX_NAME: usize = 64;
+pub(crate) const MAX_NAME: usize = tf_core::ids::MAX_NAME;
 
 const CARGO_TOML: &str = include_str!("scaffold/Cargo.toml.tmpl");
 const GITIGNORE: &str = include_str!("scaffold/gitignore.tmpl");
@@ -314,11 +312,7 @@ fn vars(
 }
 
 fn check_name(name: &str) -> Result<(), ScaffoldError> {
-    let mut bytes = name.bytes();
-    let well_formed = name.len() <= MAX_NAME
-        && bytes.next().is_some_and(|b| b.is_ascii_lowercase())
-        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-'));
-    if !well_formed {
+    if !is_connector_name(name) {
         return Err(ScaffoldError::Name(name.to_owned()));
     }
     let ident = name.replace('-', "_");
@@ -333,9 +327,7 @@ fn check_domains(domains: &[String]) -> Result<(), ScaffoldError> {
         return Err(ScaffoldError::NoDomains);
     }
     for (i, d) in domains.iter().enumerate() {
-        if !is_host_name(d) {
-            return Err(ScaffoldError::Domain(d.clone()));
-        }
+        check_domain(d).map_err(ScaffoldError::Domain)?;
         if domains[..i].contains(d) {
             return Err(ScaffoldError::DuplicateDomain(d.clone()));
         }
@@ -604,8 +596,13 @@ mod tests {
             long_label.as_str(),
         ] {
             let err = render("acme", &["ok.test".to_owned(), bad.to_owned()], sdk).unwrap_err();
-            assert_eq!(err, ScaffoldError::Domain(bad.to_owned()));
-            assert!(err.to_string().contains("lowercase host name"), "{err}");
+            assert_eq!(err, ScaffoldError::Domain(check_domain(bad).unwrap_err()));
+            let why = if bad.contains('*') {
+                "wildcard domains are not supported"
+            } else {
+                "lowercase host name"
+            };
+            assert!(err.to_string().contains(why), "{err}");
         }
         let twice = [
             "a.test".to_owned(),

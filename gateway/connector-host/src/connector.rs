@@ -4,13 +4,17 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tf_core::{Action, Catalogue, Classifier, ClassifyError, ConnectorRequest, Descriptor};
+use tf_core::action::InvalidAction;
+use tf_core::{
+    Action, Catalogue, Classifier, ClassifyError, ConnectorFailure, ConnectorRequest, Descriptor,
+};
 use wasmtime::Store;
 
 use crate::bindings;
 use crate::descriptor::{self, action_from_wit, request_to_wit};
 use crate::host::{LoadError, Shared};
 use crate::state::{GuestLog, STDERR_CAPACITY, StoreState, truncate};
+use crate::wasi::NotProvided;
 
 /// Longest `code` and `message` of a guest's `classify-error` passed on.
 const MAX_REJECT_CODE: usize = 64;
@@ -50,33 +54,80 @@ impl std::fmt::Debug for Connector {
     }
 }
 
-/// Why a guest call failed, in words that carry no request data.
-fn failure_reason(err: &wasmtime::Error, memory_exceeded: bool) -> String {
-    if memory_exceeded {
-        return "memory limit exceeded".into();
-    }
-    if err
-        .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
-        .is_some()
-    {
-        // Named, so an operator knows to raise `max_instances` (a Python
-        // component takes ~38 core-instance slots, a Rust one ~3).
-        return format!("no free instance slot: {err}");
-    }
-    match err.downcast_ref::<wasmtime::Trap>() {
-        Some(wasmtime::Trap::Interrupt) => "deadline exceeded".into(),
-        Some(wasmtime::Trap::StackOverflow) => "stack overflow".into(),
-        Some(trap) => {
-            let text = trap.to_string();
-            format!("trapped: {}", text.trim_start_matches("wasm trap: "))
-        }
-        // Every import outside `wasi.rs` is linked as a trap with this message.
-        None if format!("{err:#}").contains("unknown import") => {
-            "used a host interface connectors do not get".into()
-        }
-        None => "call failed".into(),
+/// A failed guest call: its kind, decided from the error's type and the
+/// memory limiter (never from a message), and a short phrase for the log
+/// that carries no request data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallFailure {
+    pub kind: ConnectorFailure,
+    pub detail: String,
+}
+
+impl std::fmt::Display for CallFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.detail)
     }
 }
+
+impl CallFailure {
+    fn new(kind: ConnectorFailure, detail: impl Into<String>) -> Self {
+        Self {
+            kind,
+            detail: detail.into(),
+        }
+    }
+
+    /// Classifies the error of a guest call; `memory_exceeded` is the
+    /// limiter's record of a refused memory growth in that call's store.
+    pub(crate) fn of(err: &wasmtime::Error, memory_exceeded: bool) -> Self {
+        if memory_exceeded {
+            return Self::new(ConnectorFailure::OutOfMemory, "memory limit exceeded");
+        }
+        if err
+            .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+            .is_some()
+        {
+            // Named, so an operator knows to raise `max_instances` (a Python
+            // component takes ~38 core-instance slots, a Rust one ~3).
+            return Self::new(
+                ConnectorFailure::NoFreeInstance,
+                format!("no free instance slot: {err}"),
+            );
+        }
+        if let Some(call) = err.downcast_ref::<NotProvided>() {
+            return Self::new(
+                ConnectorFailure::ForbiddenImport,
+                truncate(&call.to_string(), MAX_DETAIL),
+            );
+        }
+        match err.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::Interrupt) => {
+                Self::new(ConnectorFailure::Deadline, "deadline exceeded")
+            }
+            Some(wasmtime::Trap::StackOverflow) => {
+                Self::new(ConnectorFailure::Trap, "stack overflow")
+            }
+            Some(trap) => {
+                let text = trap.to_string();
+                Self::new(
+                    ConnectorFailure::Trap,
+                    format!("trapped: {}", text.trim_start_matches("wasm trap: ")),
+                )
+            }
+            None => Self::new(ConnectorFailure::Trap, "call failed"),
+        }
+    }
+
+    fn into_classify_error(self) -> ClassifyError {
+        ClassifyError::Failed {
+            kind: self.kind,
+            detail: self.detail,
+        }
+    }
+}
+
+/// Longest failure detail passed on (it may name an import the guest chose).
+const MAX_DETAIL: usize = 256;
 
 impl Connector {
     pub(crate) fn new(
@@ -96,14 +147,14 @@ impl Connector {
             config.log_max_message,
         ));
         let mut slot = instantiate(&shared, &pre, &load_log)
-            .map_err(|(e, mem)| LoadError::Instantiate(failure_reason(&e, mem)))?;
+            .map_err(|(e, mem)| LoadError::Instantiate(CallFailure::of(&e, mem)))?;
         slot.store.set_epoch_deadline(shared.deadline_ticks);
         let described = slot.guest.call_describe(&mut slot.store);
         slot.store.data_mut().flush_stderr();
         let wit_descriptor = described.map_err(|e| {
-            let reason = failure_reason(&e, slot.store.data().limiter.exceeded);
-            tracing::warn!(error = %format!("{e:#}"), "connector describe() failed");
-            LoadError::Describe(reason)
+            let failure = CallFailure::of(&e, slot.store.data().limiter.exceeded);
+            tracing::warn!(kind = %failure.kind, error = %format!("{e:#}"), "connector describe() failed");
+            LoadError::Describe(failure)
         })?;
         let descriptor = descriptor::descriptor_from_wit(wit_descriptor);
         descriptor::validate(&descriptor)?;
@@ -179,7 +230,8 @@ impl Connector {
         }
         instantiate(&self.shared, &self.pre, &self.log).map_err(|(e, mem)| {
             tracing::warn!(connector = %self.descriptor.name, error = %format!("{e:#}"), "instantiating connector failed");
-            ClassifyError::Failed(format!("instantiation: {}", failure_reason(&e, mem)))
+            let failure = CallFailure::of(&e, mem);
+            ClassifyError::failed(failure.kind, format!("instantiation: {}", failure.detail))
         })
     }
 
@@ -220,9 +272,9 @@ impl Classifier for Connector {
         let output = match result {
             Err(e) => {
                 // A trapped instance can never be entered again: drop it.
-                let reason = failure_reason(&e, slot.store.data().limiter.exceeded);
-                tracing::warn!(connector = %self.descriptor.name, reason, error = %format!("{e:#}"), "connector call failed");
-                return Err(ClassifyError::Failed(reason));
+                let failure = CallFailure::of(&e, slot.store.data().limiter.exceeded);
+                tracing::warn!(connector = %self.descriptor.name, kind = %failure.kind, reason = %failure.detail, error = %format!("{e:#}"), "connector call failed");
+                return Err(failure.into_classify_error());
             }
             Ok(output) => output,
         };
@@ -235,15 +287,15 @@ impl Classifier for Connector {
                 let action = action_from_wit(action);
                 action.validate(&self.catalogue).map_err(|e| {
                     let reason = match e {
-                        tf_core::action::InvalidAction::TooLarge(what) => {
+                        InvalidAction::TooLarge(what) => {
                             format!("invalid output: {what} too large")
                         }
-                        tf_core::action::InvalidAction::NotInCatalogue(_) => {
+                        InvalidAction::NotInCatalogue(_) => {
                             "invalid output: action not in catalogue".to_owned()
                         }
                     };
                     tracing::warn!(connector = %self.descriptor.name, reason, "connector returned an invalid action");
-                    ClassifyError::Failed(reason)
+                    ClassifyError::failed(ConnectorFailure::InvalidOutput, reason)
                 })?;
                 Ok(action)
             }

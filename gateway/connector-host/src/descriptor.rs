@@ -3,12 +3,14 @@
 
 use std::collections::{HashMap, HashSet};
 
+use tf_core::action::is_catalogue_name;
+use tf_core::ids::{check_domain, is_connector_name};
 use tf_core::{
-    Action, ActionSpec, ConnectorRequest, Descriptor, Param, ParamValue, Placement, Risk,
+    Action, ActionSpec, ConnectorRequest, Descriptor, DomainError, Param, ParamValue, Placement,
+    PlacementError, Risk,
 };
 
 use crate::bindings::types as wit;
-pub(crate) use tf_core::ids::is_host_name;
 
 /// Most actions one catalogue may hold.
 pub(crate) const MAX_ACTIONS: usize = 20_000;
@@ -40,16 +42,12 @@ pub enum DescriptorError {
     Method(String),
     #[error("action {0:?}: description or path template too long or has control characters")]
     ActionText(String),
-    #[error("domain {0:?} is not a valid lowercase host name")]
-    Domain(String),
+    #[error("{0}")]
+    Domain(#[from] DomainError),
     #[error("domain {0:?} appears twice")]
     DuplicateDomain(String),
-    #[error("credential placement header name {0:?} is not a valid lowercase header name")]
-    PlacementHeader(String),
-    #[error(
-        "credential placement template must contain `{{secret}}` and only visible ASCII or spaces"
-    )]
-    PlacementTemplate,
+    #[error("{0}")]
+    Placement(#[from] PlacementError),
 }
 
 fn risk(r: wit::Risk) -> Risk {
@@ -136,47 +134,8 @@ pub(crate) fn action_from_wit(a: wit::Action) -> Action {
     }
 }
 
-fn is_connector_name(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    s.len() <= 64
-        && bytes.next().is_some_and(|b| b.is_ascii_lowercase())
-        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-'))
-}
-
-fn is_action_segment(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
-}
-
 fn is_text(s: &str) -> bool {
     s.len() <= MAX_TEXT && !s.chars().any(char::is_control)
-}
-
-fn is_header_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
-        && s.bytes().all(|b| {
-            b.is_ascii_lowercase()
-                || b.is_ascii_digit()
-                || matches!(
-                    b,
-                    b'!' | b'#'
-                        | b'$'
-                        | b'%'
-                        | b'&'
-                        | b'\''
-                        | b'*'
-                        | b'+'
-                        | b'-'
-                        | b'.'
-                        | b'^'
-                        | b'_'
-                        | b'`'
-                        | b'|'
-                        | b'~'
-                )
-        })
 }
 
 /// Checks what a connector said about itself.
@@ -207,11 +166,7 @@ pub(crate) fn validate(d: &Descriptor) -> Result<(), DescriptorError> {
         // connector instance, so a name cannot reach another connector's rules.
         // A last segment `*` declares a family decided at runtime (e.g.
         // `mcp.tools.*`, one action per MCP tool; see `ActionSpec::covers`).
-        let stem = a.name.strip_suffix(".*").unwrap_or(&a.name);
-        let well_formed = a.name.len() <= tf_core::action::MAX_ACTION_NAME
-            && stem.contains('.')
-            && stem.split('.').all(is_action_segment);
-        if !well_formed {
+        if !is_catalogue_name(&a.name) {
             return Err(DescriptorError::ActionName(a.name.clone()));
         }
         if !routes.insert((a.name.as_str(), a.method.as_str(), a.path_template.as_str())) {
@@ -235,22 +190,12 @@ pub(crate) fn validate(d: &Descriptor) -> Result<(), DescriptorError> {
     }
     let mut domains = HashSet::with_capacity(d.domains.len());
     for domain in &d.domains {
-        if !is_host_name(domain) {
-            return Err(DescriptorError::Domain(domain.clone()));
-        }
+        check_domain(domain)?;
         if !domains.insert(domain.as_str()) {
             return Err(DescriptorError::DuplicateDomain(domain.clone()));
         }
     }
-    if let Placement::Header { name, template } = &d.placement {
-        if !is_header_name(name) {
-            return Err(DescriptorError::PlacementHeader(name.clone()));
-        }
-        let visible = template.bytes().all(|b| b == b' ' || b.is_ascii_graphic());
-        if !visible || !template.contains("{secret}") || template.len() > 1024 {
-            return Err(DescriptorError::PlacementTemplate);
-        }
-    }
+    d.placement.validate()?;
     Ok(())
 }
 

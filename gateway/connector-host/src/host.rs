@@ -7,13 +7,14 @@ use std::thread::JoinHandle;
 
 use cap_std::fs::Dir;
 use sha2::{Digest, Sha256};
+use tf_core::ConnectorFailure;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::bindings;
 use crate::cache::{Cache, CacheMiss, Sha256Hasher};
 use crate::config::HostConfig;
-use crate::connector::Connector;
+use crate::connector::{CallFailure, Connector};
 use crate::descriptor::DescriptorError;
 use crate::fixtures::{self, FixtureError, FixtureReport};
 use crate::imports::{self, ForbiddenImports};
@@ -56,9 +57,9 @@ pub enum LoadError {
     #[error("the component does not export the tameflare:connector@0.1.0 `connector` world: {0}")]
     World(String),
     #[error("instantiating the component failed: {0}")]
-    Instantiate(String),
+    Instantiate(CallFailure),
     #[error("describe() failed: {0}")]
-    Describe(String),
+    Describe(CallFailure),
     #[error("invalid descriptor: {0}")]
     Descriptor(#[from] DescriptorError),
     #[error("{0}")]
@@ -67,6 +68,31 @@ pub enum LoadError {
     FixturesUnreadable(#[from] FixtureError),
     #[error("the connector fails its own fixtures: {0}")]
     Fixtures(FixtureReport),
+}
+
+impl LoadError {
+    /// The kind of connector failure this refusal is, when it is one: a
+    /// forbidden import, a failed `describe()` or instantiation, a descriptor
+    /// the host refuses. `None` for files that are not loadable components
+    /// at all and for failed fixtures.
+    pub fn connector_failure(&self) -> Option<ConnectorFailure> {
+        match self {
+            LoadError::Imports(_) => Some(ConnectorFailure::ForbiddenImport),
+            LoadError::Instantiate(f) | LoadError::Describe(f) => Some(f.kind),
+            LoadError::Descriptor(_) => Some(ConnectorFailure::InvalidOutput),
+            LoadError::Read(_)
+            | LoadError::TooLarge { .. }
+            | LoadError::NotWasm
+            | LoadError::CoreModule
+            | LoadError::UnknownEncoding
+            | LoadError::Compile(_)
+            | LoadError::Link(_)
+            | LoadError::World(_)
+            | LoadError::Metadata(_)
+            | LoadError::FixturesUnreadable(_)
+            | LoadError::Fixtures(_) => None,
+        }
+    }
 }
 
 /// State shared by the host and every connector it loaded. The epoch ticker

@@ -11,7 +11,9 @@
 //! buffer and random seeds (`wasi.rs`); every other import traps. Never trusts guest output: every action is validated against
 //! the connector's catalogue and size limits, and every failure (trap,
 //! deadline, memory limit, bad output) is a [`tf_core::ClassifyError`], never
-//! a panic, so callers fail closed.
+//! a panic, so callers fail closed. Each failure has a typed kind
+//! ([`tf_core::ConnectorFailure`]) decided from the error's type, never
+//! from its message.
 //!
 //! # Layout
 //!
@@ -41,7 +43,7 @@ mod state;
 mod wasi;
 
 pub use config::HostConfig;
-pub use connector::Connector;
+pub use connector::{CallFailure, Connector};
 pub use descriptor::DescriptorError;
 pub use fixtures::{FixtureError, FixtureReport};
 pub use host::{Host, HostError, LoadError};

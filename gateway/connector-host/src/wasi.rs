@@ -13,9 +13,10 @@
 //! - `wasi:random/*`: seeds and bytes from the host's RNG.
 //!
 //! Every other imported function (exit, stdin,
-//! polling, terminal queries, …) is linked as a trap, so a guest that tries
-//! anything else fails its call and the request is denied with
-//! `connector_error`. Nothing here reaches a file, a socket, a clock or the
+//! polling, terminal queries, …) is linked as a stub that fails with
+//! [`NotProvided`], so a guest that tries anything else fails its call, the
+//! request is denied with `connector_error` and the failure is a
+//! `forbidden_import` (recognized by that type, not by a message). Nothing here reaches a file, a socket, a clock or the
 //! host's environment, and nothing blocks: these functions are safe to call
 //! from a tokio worker thread (wasmtime-wasi's sync bindings are not: they
 //! `block_on` an ambient runtime and panic inside one).
@@ -24,10 +25,12 @@
 //! imports (e.g. `wasi:io/streams@0.2.6`), so no semver lookup can be
 //! shadowed by a trap stub.
 
-use wasmtime::StoreContextMut;
+use wasmtime::component::types::{ComponentInstance, ComponentItem};
 use wasmtime::component::{
-    Component, ComponentType, Lift, Linker, LinkerInstance, Lower, Resource, ResourceType,
+    Component, ComponentNamedList, ComponentType, Lift, Linker, LinkerInstance, Lower, Resource,
+    ResourceType,
 };
+use wasmtime::{Engine, StoreContextMut};
 
 use crate::state::StoreState;
 
@@ -59,23 +62,93 @@ fn package_of(name: &str) -> &str {
     name.split_once('@').map_or(name, |(p, _)| p)
 }
 
+/// What a guest's call of an imported function this module does not
+/// implement fails with; the connector host reports it as a
+/// `forbidden_import` by downcasting to this type.
+#[derive(Debug, thiserror::Error)]
+#[error("called {0}, a host function connectors do not get")]
+pub(crate) struct NotProvided(String);
+
+/// One imported interface being linked: its linker instance and the names
+/// defined in it so far, so the rest can be stubbed.
+struct Iface<'a> {
+    linker: LinkerInstance<'a, StoreState>,
+    defined: Vec<&'static str>,
+}
+
+impl Iface<'_> {
+    fn func_wrap<F, Params, Return>(&mut self, name: &'static str, func: F) -> wasmtime::Result<()>
+    where
+        F: Fn(StoreContextMut<'_, StoreState>, Params) -> wasmtime::Result<Return>
+            + Send
+            + Sync
+            + 'static,
+        Params: ComponentNamedList + Lift + 'static,
+        Return: ComponentNamedList + Lower + 'static,
+    {
+        self.defined.push(name);
+        self.linker.func_wrap(name, func)
+    }
+
+    fn resource(&mut self, name: &'static str, ty: ResourceType) -> wasmtime::Result<()> {
+        if self.defined.contains(&name) {
+            return Ok(());
+        }
+        self.defined.push(name);
+        self.linker.resource(name, ty, |_, _| Ok(()))
+    }
+
+    /// Defines every export of `ty` not defined yet: functions fail with
+    /// [`NotProvided`], resources are opaque host types.
+    fn stub_rest(
+        &mut self,
+        interface: &str,
+        ty: &ComponentInstance,
+        engine: &Engine,
+    ) -> wasmtime::Result<()> {
+        for (name, export) in ty.exports(engine) {
+            if self.defined.contains(&name) {
+                continue;
+            }
+            match export.ty {
+                ComponentItem::ComponentFunc(_) => {
+                    let called = format!("{interface}#{name}");
+                    self.linker.func_new(name, move |_, _, _, _| {
+                        Err(wasmtime::Error::new(NotProvided(called.clone())))
+                    })?;
+                }
+                ComponentItem::Resource(_) => {
+                    self.linker
+                        .resource(name, ResourceType::host::<()>(), |_, _| Ok(()))?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Adds this module's functions for every matching import of `component`,
-/// then links every remaining import (our own `log`/`types` excepted, which
-/// the caller has defined) as a trap.
+/// then links every remaining function of those interfaces (our own
+/// `log`/`types` excepted, which the caller has defined) as a stub failing
+/// with [`NotProvided`].
 pub(crate) fn link(linker: &mut Linker<StoreState>, component: &Component) -> wasmtime::Result<()> {
     let engine = component.engine().clone();
-    let imports: Vec<String> = component
-        .component_type()
-        .imports(&engine)
-        .map(|(n, _)| n.to_owned())
-        .collect();
-    for name in &imports {
-        match package_of(name) {
-            "wasi:io/error" => io_error(&mut linker.instance(name)?)?,
-            "wasi:io/poll" => poll(&mut linker.instance(name)?)?,
-            "wasi:io/streams" => streams(&mut linker.instance(name)?)?,
+    let ty = component.component_type();
+    for (name, import) in ty.imports(&engine) {
+        let package = package_of(name);
+        if package.starts_with("tameflare:") {
+            continue;
+        }
+        let mut i = Iface {
+            linker: linker.instance(name)?,
+            defined: Vec::new(),
+        };
+        match package {
+            "wasi:io/error" => io_error(&mut i)?,
+            "wasi:io/poll" => poll(&mut i)?,
+            "wasi:io/streams" => streams(&mut i)?,
             "wasi:cli/stdout" => {
-                let mut i = linker.instance(name)?;
                 output_stream_type(&mut i)?;
                 i.func_wrap(
                     "get-stdout",
@@ -85,7 +158,6 @@ pub(crate) fn link(linker: &mut Linker<StoreState>, component: &Component) -> wa
                 )?;
             }
             "wasi:cli/stderr" => {
-                let mut i = linker.instance(name)?;
                 output_stream_type(&mut i)?;
                 i.func_wrap(
                     "get-stderr",
@@ -96,7 +168,6 @@ pub(crate) fn link(linker: &mut Linker<StoreState>, component: &Component) -> wa
             }
             "wasi:cli/environment" => {
                 // An empty environment: std's panic handler asks for RUST_BACKTRACE.
-                let mut i = linker.instance(name)?;
                 i.func_wrap(
                     "get-environment",
                     |_: StoreContextMut<'_, StoreState>, (): ()| {
@@ -113,13 +184,12 @@ pub(crate) fn link(linker: &mut Linker<StoreState>, component: &Component) -> wa
                 )?;
             }
             "wasi:random/insecure-seed" => {
-                linker.instance(name)?.func_wrap(
+                i.func_wrap(
                     "insecure-seed",
                     |_: StoreContextMut<'_, StoreState>, (): ()| Ok(((rand_u64(), rand_u64()),)),
                 )?;
             }
             "wasi:random/random" => {
-                let mut i = linker.instance(name)?;
                 i.func_wrap(
                     "get-random-bytes",
                     |_: StoreContextMut<'_, StoreState>, (len,): (u64,)| Ok((random_bytes(len)?,)),
@@ -130,7 +200,6 @@ pub(crate) fn link(linker: &mut Linker<StoreState>, component: &Component) -> wa
                 )?;
             }
             "wasi:random/insecure" => {
-                let mut i = linker.instance(name)?;
                 i.func_wrap(
                     "get-insecure-random-bytes",
                     |_: StoreContextMut<'_, StoreState>, (len,): (u64,)| Ok((random_bytes(len)?,)),
@@ -142,22 +211,27 @@ pub(crate) fn link(linker: &mut Linker<StoreState>, component: &Component) -> wa
             }
             _ => {}
         }
+        if let ComponentItem::ComponentInstance(iface) = &import.ty {
+            i.stub_rest(name, iface, &engine)?;
+        }
     }
+    // Anything still undefined (nothing an interface import that passed the
+    // allowlist leaves) traps.
     linker.define_unknown_imports_as_traps(component)
 }
 
 // A resource type re-exported by several interfaces (`use wasi:io/streams.{output-stream}`)
 // must be the same host type in each of them.
 
-fn io_error(i: &mut LinkerInstance<'_, StoreState>) -> wasmtime::Result<()> {
-    i.resource("error", ResourceType::host::<IoError>(), |_, _| Ok(()))
+fn io_error(i: &mut Iface<'_>) -> wasmtime::Result<()> {
+    i.resource("error", ResourceType::host::<IoError>())
 }
 
-fn pollable_type(i: &mut LinkerInstance<'_, StoreState>) -> wasmtime::Result<()> {
-    i.resource("pollable", ResourceType::host::<Pollable>(), |_, _| Ok(()))
+fn pollable_type(i: &mut Iface<'_>) -> wasmtime::Result<()> {
+    i.resource("pollable", ResourceType::host::<Pollable>())
 }
 
-fn poll(i: &mut LinkerInstance<'_, StoreState>) -> wasmtime::Result<()> {
+fn poll(i: &mut Iface<'_>) -> wasmtime::Result<()> {
     pollable_type(i)?;
     i.func_wrap(
         "[method]pollable.ready",
@@ -179,15 +253,11 @@ fn poll(i: &mut LinkerInstance<'_, StoreState>) -> wasmtime::Result<()> {
     )
 }
 
-fn output_stream_type(i: &mut LinkerInstance<'_, StoreState>) -> wasmtime::Result<()> {
-    i.resource(
-        "output-stream",
-        ResourceType::host::<OutputStream>(),
-        |_, _| Ok(()),
-    )
+fn output_stream_type(i: &mut Iface<'_>) -> wasmtime::Result<()> {
+    i.resource("output-stream", ResourceType::host::<OutputStream>())
 }
 
-fn streams(i: &mut LinkerInstance<'_, StoreState>) -> wasmtime::Result<()> {
+fn streams(i: &mut Iface<'_>) -> wasmtime::Result<()> {
     io_error(i)?;
     pollable_type(i)?;
     output_stream_type(i)?;

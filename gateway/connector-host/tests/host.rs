@@ -14,7 +14,7 @@ use cap_std::fs::Dir;
 use tf_connector_host::{
     Connector, DescriptorError, ForbiddenImports, Host, HostConfig, ImportError, LoadError,
 };
-use tf_core::{Action, Classifier, ClassifyError, ConnectorRequest, ParamValue};
+use tf_core::{Action, Classifier, ClassifyError, ConnectorFailure, ConnectorRequest, ParamValue};
 
 #[path = "python.rs"]
 mod python;
@@ -177,22 +177,36 @@ fn hostile_paths_fail_closed_and_the_connector_recovers() {
         assert_eq!(action.name, "hostile.ok");
     };
     ok();
-    for (path, want) in [
-        ("/loop", "deadline exceeded"),
-        ("/oom", "memory limit exceeded"),
-        ("/panic", "trapped"),
-        ("/huge", ""),
-        ("/deep", ""),
+    // The kind is decided from the failure itself (trap code, memory
+    // limiter, the stub's error type), the detail is a phrase for the log.
+    for (path, want, detail) in [
+        ("/loop", ConnectorFailure::Deadline, "deadline exceeded"),
+        (
+            "/oom",
+            ConnectorFailure::OutOfMemory,
+            "memory limit exceeded",
+        ),
+        ("/panic", ConnectorFailure::Trap, "trapped"),
+        // 16 MiB of output cannot be built within the 16 MiB limit.
+        (
+            "/huge",
+            ConnectorFailure::OutOfMemory,
+            "memory limit exceeded",
+        ),
+        // A stack overflow or an out-of-bounds shadow-stack write.
+        ("/deep", ConnectorFailure::Trap, ""),
+        ("/quit", ConnectorFailure::ForbiddenImport, "wasi:cli/exit"),
     ] {
         let started = Instant::now();
         let result = HOSTILE.classify(request("GET", "hostile.test", path));
         let elapsed = started.elapsed();
         match result {
-            Err(ClassifyError::Failed(reason)) => {
-                assert!(reason.contains(want), "{path}: {reason}");
+            Err(ClassifyError::Failed { kind, detail: got }) => {
+                assert_eq!(kind, want, "{path}: {got}");
+                assert!(got.contains(detail), "{path}: {got}");
                 assert!(
-                    !reason.contains(path),
-                    "{path}: reason leaks request data: {reason}"
+                    !got.contains(path),
+                    "{path}: reason leaks request data: {got}"
                 );
             }
             other => panic!("{path}: expected Failed, got {other:?}"),
@@ -222,11 +236,9 @@ fn oversized_output_is_refused_even_with_room_to_build_it() {
     .expect("host");
     let hostile = roomy.load(&HOSTILE_WASM).expect("hostile loads");
     match hostile.classify(request("GET", "hostile.test", "/huge")) {
-        Err(ClassifyError::Failed(reason)) => {
-            assert!(
-                reason.contains("too large") || reason.contains("memory"),
-                "{reason}"
-            )
+        Err(ClassifyError::Failed { kind, detail }) => {
+            assert_eq!(kind, ConnectorFailure::InvalidOutput, "{detail}");
+            assert!(detail.contains("too large"), "{detail}");
         }
         other => panic!("expected Failed, got {other:?}"),
     }
@@ -245,7 +257,16 @@ fn concurrent_calls_with_traps_in_between() {
                 for i in 0..25 {
                     if (i + t) % 5 == 0 {
                         let r = HOSTILE.classify(request("GET", "hostile.test", "/panic"));
-                        assert!(matches!(r, Err(ClassifyError::Failed(_))), "{r:?}");
+                        assert!(
+                            matches!(
+                                r,
+                                Err(ClassifyError::Failed {
+                                    kind: ConnectorFailure::Trap,
+                                    ..
+                                })
+                            ),
+                            "{r:?}"
+                        );
                     } else {
                         let r = HOSTILE.classify(request("GET", "hostile.test", "/ok"));
                         assert_eq!(r.expect("ok").name, "hostile.ok");
@@ -255,6 +276,36 @@ fn concurrent_calls_with_traps_in_between() {
         }
     });
     assert!(HOSTILE.idle_instances() <= HOST.config().pool_size);
+}
+
+#[test]
+fn an_exhausted_instance_pool_is_no_free_instance() {
+    // One instance slot: the first connector's pooled instance holds it, so
+    // the second cannot instantiate.
+    let tiny = Host::new(
+        HostConfig {
+            max_instances: 1,
+            ..HostConfig::default()
+        },
+        None,
+    )
+    .expect("host");
+    let first = tiny.load(&HOSTILE_WASM).expect("hostile loads");
+    let second = tiny.load(&HOSTILE_WASM).expect("hostile loads again");
+    assert!(first.classify(request("GET", "hostile.test", "/x")).is_ok());
+    assert_eq!(first.idle_instances(), 1);
+    match second.classify(request("GET", "hostile.test", "/x")) {
+        Err(ClassifyError::Failed { kind, detail }) => {
+            assert_eq!(kind, ConnectorFailure::NoFreeInstance, "{detail}");
+        }
+        other => panic!("expected Failed, got {other:?}"),
+    }
+    drop(first);
+    assert!(
+        second
+            .classify(request("GET", "hostile.test", "/x"))
+            .is_ok()
+    );
 }
 
 #[test]
@@ -287,7 +338,15 @@ fn non_components_are_refused() {
 #[test]
 fn disallowed_imports_and_wrong_worlds_are_refused() {
     let reads_file = build_guest("reads-file");
-    match HOST.load(&reads_file) {
+    let refused = HOST.load(&reads_file);
+    assert_eq!(
+        refused
+            .as_ref()
+            .err()
+            .and_then(LoadError::connector_failure),
+        Some(ConnectorFailure::ForbiddenImport)
+    );
+    match refused {
         Err(LoadError::Imports(ForbiddenImports(refused))) => {
             let fs = refused.iter().any(|e| {
                 matches!(e, ImportError::Disallowed(name) if name.starts_with("wasi:filesystem/"))
@@ -372,7 +431,13 @@ fn cache_round_trip_and_corruption() {
     drop(host);
     let r = fourth.classify(request("GET", "hostile.test", "/loop"));
     assert!(
-        matches!(&r, Err(ClassifyError::Failed(reason)) if reason == "deadline exceeded"),
+        matches!(
+            &r,
+            Err(ClassifyError::Failed {
+                kind: ConnectorFailure::Deadline,
+                ..
+            })
+        ),
         "{r:?}"
     );
 }
@@ -415,7 +480,8 @@ fn hostile_calls_on_tokio_workers_fail_closed_without_panicking() {
             let (path, result) = t.await.expect("the worker task did not panic");
             match (path, result) {
                 ("/fine", Ok(action)) => assert_eq!(action.name, "hostile.ok"),
-                ("/panic" | "/oom", Err(ClassifyError::Failed(_))) => {}
+                ("/panic", Err(e)) => assert_eq!(e.failure(), Some(ConnectorFailure::Trap)),
+                ("/oom", Err(e)) => assert_eq!(e.failure(), Some(ConnectorFailure::OutOfMemory)),
                 (path, other) => panic!("{path}: unexpected {other:?}"),
             }
         }

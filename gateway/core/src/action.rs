@@ -55,15 +55,30 @@ impl ActionSpec {
     }
 }
 
-/// `name` is `prefix` (ending in `.`) followed by one non-empty segment of
-/// `[A-Za-z0-9_-]`.
+/// `name` is `prefix` (ending in `.`) followed by one action segment.
 fn in_family(prefix: &str, name: &str) -> bool {
-    name.strip_prefix(prefix).is_some_and(|seg| {
-        !seg.is_empty()
-            && seg
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
-    })
+    name.strip_prefix(prefix).is_some_and(is_action_segment)
+}
+
+/// One segment of an action name: non-empty, `[A-Za-z0-9_-]`. The one rule
+/// for action names in catalogues, families and permission patterns.
+pub fn is_action_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+}
+
+/// One or more [action segments](is_action_segment) joined by `.`.
+pub fn is_action_path(s: &str) -> bool {
+    s.split('.').all(is_action_segment)
+}
+
+/// A name a catalogue may list: at most [`MAX_ACTION_NAME`] bytes, two or
+/// more segments (`github.pr.merge`), optionally ending in `.*` for a family
+/// decided at runtime (`mcp.tools.*`, see [`ActionSpec::covers`]).
+pub fn is_catalogue_name(name: &str) -> bool {
+    let stem = name.strip_suffix(".*").unwrap_or(name);
+    name.len() <= MAX_ACTION_NAME && stem.contains('.') && is_action_path(stem)
 }
 
 /// A connector's catalogue indexed for the request path: exact names in a
@@ -153,6 +168,26 @@ pub enum Placement {
     Basic,
 }
 
+/// Longest credential header name accepted.
+pub const MAX_HEADER_NAME: usize = 128;
+/// Longest credential header template accepted.
+pub const MAX_TEMPLATE: usize = 1024;
+
+/// Why a credential placement is refused.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum PlacementError {
+    #[error(
+        "credential placement header name {0:?} is not a valid lowercase header name (an HTTP token of at most {MAX_HEADER_NAME} bytes, e.g. x-api-key)"
+    )]
+    HeaderName(String),
+    #[error("credential placement template must contain `{{secret}}`, e.g. 'Bearer {{secret}}'")]
+    NoSecret,
+    #[error(
+        "credential placement template must be at most {MAX_TEMPLATE} bytes of visible ASCII or spaces (no control characters)"
+    )]
+    TemplateText,
+}
+
 impl Placement {
     /// The bearer placement most APIs use.
     pub fn bearer() -> Self {
@@ -170,6 +205,40 @@ impl Placement {
             Placement::Basic => Some("authorization"),
         }
     }
+
+    /// The one rule for a placement, wherever it comes from (a connector's
+    /// descriptor, `tf connector add --header`, the admin API, the store): a
+    /// header name that is a lowercase HTTP token of at most
+    /// [`MAX_HEADER_NAME`] bytes, and a template of at most [`MAX_TEMPLATE`]
+    /// bytes of visible ASCII or spaces that contains `{secret}`. No control
+    /// character, so no value can split a header.
+    pub fn validate(&self) -> Result<(), PlacementError> {
+        let Placement::Header { name, template } = self else {
+            return Ok(());
+        };
+        if !is_header_name(name) {
+            return Err(PlacementError::HeaderName(name.clone()));
+        }
+        if template.len() > MAX_TEMPLATE
+            || !template.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
+        {
+            return Err(PlacementError::TemplateText);
+        }
+        if !template.contains("{secret}") {
+            return Err(PlacementError::NoSecret);
+        }
+        Ok(())
+    }
+}
+
+/// A lowercase HTTP header name: a token (RFC 9110 `tchar`s) of at most
+/// [`MAX_HEADER_NAME`] bytes.
+fn is_header_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_HEADER_NAME
+        && s.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b)
+        })
 }
 
 /// What a connector says about itself when loaded.
@@ -398,5 +467,102 @@ mod tests {
             assert_eq!(index.covers(name), scanned, "{name}");
         }
         assert!(!Catalogue::new(&[]).covers("github.pr.merge"));
+    }
+
+    #[test]
+    fn action_segments_paths_and_catalogue_names() {
+        let longest = format!("a.{}", "b".repeat(MAX_ACTION_NAME - 2));
+        let too_long = format!("a.{}", "b".repeat(MAX_ACTION_NAME - 1));
+        // (text, segment, path, catalogue name)
+        let table: &[(&str, bool, bool, bool)] = &[
+            ("merge", true, true, false),
+            ("deploy-prod_2", true, true, false),
+            ("A9", true, true, false),
+            ("github.pr.merge", false, true, true),
+            ("mcp.tools.*", false, false, true),
+            ("mcp.*", false, false, false),
+            (&longest, false, true, true),
+            (&too_long, false, true, false),
+            ("", false, false, false),
+            ("*", false, false, false),
+            ("github.*.merge", false, false, false),
+            ("github..merge", false, false, false),
+            (".github", false, false, false),
+            ("github.", false, false, false),
+            ("github.pr.merge!", false, false, false),
+            ("a b", false, false, false),
+            ("a/b", false, false, false),
+            ("ünïcode.x", false, false, false),
+            ("tab\t.x", false, false, false),
+            ("nl.x\n", false, false, false),
+            ("nul.\0", false, false, false),
+        ];
+        for &(text, segment, path, catalogue) in table {
+            assert_eq!(is_action_segment(text), segment, "segment {text:?}");
+            assert_eq!(is_action_path(text), path, "path {text:?}");
+            assert_eq!(is_catalogue_name(text), catalogue, "catalogue {text:?}");
+        }
+    }
+
+    #[test]
+    fn placements() {
+        let header = |name: &str, template: &str| Placement::Header {
+            name: name.into(),
+            template: template.into(),
+        };
+        let long_name = "x".repeat(MAX_HEADER_NAME);
+        let too_long_name = "x".repeat(MAX_HEADER_NAME + 1);
+        let long_template = format!("{{secret}}{}", "a".repeat(MAX_TEMPLATE - 8));
+        let too_long_template = format!("{{secret}}{}", "a".repeat(MAX_TEMPLATE - 7));
+        let name_err = |n: &str| Err(PlacementError::HeaderName(n.into()));
+        let table: Vec<(Placement, Result<(), PlacementError>)> = vec![
+            (Placement::None, Ok(())),
+            (Placement::Basic, Ok(())),
+            (Placement::bearer(), Ok(())),
+            (header("x-api-key", "{secret}"), Ok(())),
+            (header("x-api-key", "Token {secret} and {secret}"), Ok(())),
+            (header("!#$%&'*+-.^_`|~09az", "{secret}"), Ok(())),
+            (header(&long_name, "{secret}"), Ok(())),
+            (header("x", &long_template), Ok(())),
+            (header("", "{secret}"), name_err("")),
+            (header("X-Api-Key", "{secret}"), name_err("X-Api-Key")),
+            (header("x token", "{secret}"), name_err("x token")),
+            (header("x:token", "{secret}"), name_err("x:token")),
+            (header("x\r\nevil", "{secret}"), name_err("x\r\nevil")),
+            (header("x\0", "{secret}"), name_err("x\0")),
+            (header("tökén", "{secret}"), name_err("tökén")),
+            (header(&too_long_name, "{secret}"), name_err(&too_long_name)),
+            (header("x", "static"), Err(PlacementError::NoSecret)),
+            (header("x", ""), Err(PlacementError::NoSecret)),
+            (
+                header("x", "{secret}\r\nx-evil: 1"),
+                Err(PlacementError::TemplateText),
+            ),
+            (header("x", "{secret}\n"), Err(PlacementError::TemplateText)),
+            (
+                header("x", "a\tb {secret}"),
+                Err(PlacementError::TemplateText),
+            ),
+            (header("x", "{secret}\0"), Err(PlacementError::TemplateText)),
+            (
+                header("x", "{secret}\x1b[0m"),
+                Err(PlacementError::TemplateText),
+            ),
+            (
+                header("x", "{secret}\x7f"),
+                Err(PlacementError::TemplateText),
+            ),
+            (
+                header("x", "Jeton {secret} é"),
+                Err(PlacementError::TemplateText),
+            ),
+            (
+                header("x", &too_long_template),
+                Err(PlacementError::TemplateText),
+            ),
+        ];
+        for (i, (placement, want)) in table.into_iter().enumerate() {
+            assert_eq!(placement.validate(), want, "case {i}: {placement:?}");
+        }
     }
 }

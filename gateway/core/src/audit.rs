@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::action::Param;
 use crate::ids::RequestId;
+use crate::ports::ConnectorFailure;
 
 /// What happened to a request. Also the value of `X-TameFlare-Decision`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -103,6 +104,11 @@ pub struct AuditEntry {
     /// absent on requests recorded once, and on records written before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<Phase>,
+    /// Set on a `connector_error` denial: what kind of failure the connector
+    /// call ended in. Absent otherwise, and on records written before, so
+    /// their hashes are unaffected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connector_failure: Option<ConnectorFailure>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -197,6 +203,7 @@ impl AuditEntry {
             event: None,
             forwarded: false,
             phase: None,
+            connector_failure: None,
         }
     }
 }
@@ -369,6 +376,7 @@ mod tests {
         let mut record: AuditRecord = serde_json::from_str(old).unwrap();
         assert!(!record.entry.forwarded);
         assert_eq!(record.entry.phase, None);
+        assert_eq!(record.entry.connector_failure, None);
         // The hash an earlier version computed: over the entry's JSON exactly
         // as it was written (without the new keys).
         let start = old.find("\"time_ms\"").unwrap();
@@ -391,6 +399,27 @@ mod tests {
         assert_eq!(back, e);
         let sealed = AuditRecord::seal(e, 2, &record.hash);
         assert!(verify_chain(GENESIS_HASH, [&record, &sealed]).is_ok());
+
+        // A connector failure is recorded by kind, after the older keys.
+        let mut failed = record.entry.clone();
+        failed.outcome = Outcome::Denied;
+        failed.reason = "connector_error".into();
+        failed.connector_failure = Some(ConnectorFailure::OutOfMemory);
+        let json = serde_json::to_string(&failed).unwrap();
+        assert!(
+            json.ends_with(r#","connector_failure":"out_of_memory"}"#),
+            "{json}"
+        );
+        let back: AuditEntry = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, failed);
+        let third = AuditRecord::seal(failed, 3, &sealed.hash);
+        assert!(verify_chain(GENESIS_HASH, [&record, &sealed, &third]).is_ok());
+        let mut edited = third.clone();
+        edited.entry.connector_failure = Some(ConnectorFailure::Trap);
+        assert_eq!(
+            verify_chain(GENESIS_HASH, [&record, &sealed, &edited]),
+            Err(ChainError::Tampered { seq: 3 })
+        );
     }
 
     #[test]

@@ -61,15 +61,7 @@ enum Pattern {
 impl Pattern {
     fn parse(s: &str) -> Result<Self, RuleError> {
         let bad = || RuleError::Pattern(s.to_owned());
-        let valid_part = |p: &str| {
-            !p.is_empty()
-                && p.split('.').all(|seg| {
-                    !seg.is_empty()
-                        && seg
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
-                })
-        };
+        let valid_part = crate::action::is_action_path;
         if s == "*" {
             Ok(Pattern::Any)
         } else if let Some(prefix) = s.strip_suffix(".*") {

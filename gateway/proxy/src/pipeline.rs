@@ -499,7 +499,7 @@ impl Proxy {
         // error parsers (Stripe, OpenAI, Anthropic: `error.type`/`message`;
         // Slack: `ok`) raise their normal permission error instead of failing
         // to parse; the top-level fields are for everyone else.
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "ok": false,
             "error": {
                 "type": if forwarded { "tameflare_upstream_error" } else { "tameflare_denied" },
@@ -515,6 +515,11 @@ impl Proxy {
             "gateway": ctx.audit.gateway,
             "request_id": ctx.audit.request_id,
         });
+        // The kind of a connector failure (never its detail, which may hold
+        // guest-chosen text).
+        if let Some(kind) = ctx.audit.connector_failure {
+            body["connector_failure"] = serde_json::json!(kind.as_str());
+        }
         let mut resp = Response::new(());
         *resp.status_mut() = s.status;
         let headers = resp.headers_mut();
@@ -676,10 +681,10 @@ impl Proxy {
                     .map_err(|_| ProxyError::ClassifierBusy)?
             }
         };
-        let action = route
-            .classifier
-            .classify(request)
-            .map_err(ProxyError::Classify)?;
+        let action = route.classifier.classify(request).map_err(|e| {
+            ctx.audit.connector_failure = e.failure();
+            ProxyError::Classify(e)
+        })?;
         ctx.audit.action = Some(action.name.clone());
         ctx.audit.resource = Some(action.resource.clone());
         ctx.audit.params.clone_from(&action.params);
@@ -963,10 +968,10 @@ fn respond(err: &ProxyError, ctx: &RequestCtx) -> Synthetic {
             "connector_rejected",
             format!("Connector {connector} refused the request ({code}: {message}); change the request to one the connector recognizes."),
         ),
-        ProxyError::Classify(ClassifyError::Failed(_)) => (
+        ProxyError::Classify(ClassifyError::Failed { kind, .. }) => (
             StatusCode::FORBIDDEN,
             "connector_error",
-            format!("Connector {connector} failed while classifying the request, so it was denied; check the gateway log and the connector."),
+            format!("Connector {connector} failed while classifying the request ({kind}), so it was denied; check the gateway log and the connector."),
         ),
         ProxyError::NoPermission => (
             StatusCode::FORBIDDEN,

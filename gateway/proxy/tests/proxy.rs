@@ -23,8 +23,8 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use tf_core::{
     Action, ActionSpec, AuditEntry, AuditSink, AuditUnavailable, Classifier, ClassifyError,
-    ConnectorRequest, Descriptor, GatewayEntry, InjectError, Injector, Outcome, PermissionSet,
-    Phase, Placement, ReadOnlyIndex, Risk, Route, Rule, Snapshot,
+    ConnectorFailure, ConnectorRequest, Descriptor, GatewayEntry, InjectError, Injector, Outcome,
+    PermissionSet, Phase, Placement, ReadOnlyIndex, Risk, Route, Rule, Snapshot,
 };
 use tf_proxy::{ConnectTo, Proxy, ProxyConfig, serve};
 use tf_tls::{CertificateAuthority, LeafResolver};
@@ -326,7 +326,15 @@ fn classify_path(r: &ConnectorRequest) -> Result<Action, ClassifyError> {
             code: "unknown-route".into(),
             message: "not in catalogue".into(),
         }),
-        _ => Err(ClassifyError::Failed("trap".into())),
+        path => {
+            // `/fail/<kind>`: a connector failure of that kind; anything
+            // else a trap. The detail stands for guest-chosen text.
+            let kind = path
+                .strip_prefix("/fail/")
+                .and_then(|k| serde_json::from_value(serde_json::json!(k)).ok())
+                .unwrap_or(ConnectorFailure::Trap);
+            Err(ClassifyError::failed(kind, "guest says <script>"))
+        }
     }
 }
 
@@ -882,6 +890,46 @@ async fn denials_never_reach_upstream_and_are_json() {
     let entries = h.finish().await;
     assert_eq!(entries.len(), 6);
     assert!(entries.iter().all(|e| e.outcome == Outcome::Denied));
+}
+
+#[tokio::test]
+async fn connector_failures_are_denied_and_recorded_by_kind() {
+    let h = Harness::start(1024).await;
+    let mut c = h.tunnel("api.test:443", "api.test", &[b"http/1.1"]).await;
+    let kinds = [
+        ConnectorFailure::Deadline,
+        ConnectorFailure::Trap,
+        ConnectorFailure::OutOfMemory,
+        ConnectorFailure::NoFreeInstance,
+        ConnectorFailure::InvalidOutput,
+        ConnectorFailure::ForbiddenImport,
+    ];
+    for kind in kinds {
+        let path = format!("/fail/{}", kind.as_str());
+        let resp = c.get("api.test", &path).await;
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{path}");
+        let j = json(resp).await;
+        assert_eq!(j["reason"], "connector_error", "{path}");
+        assert_eq!(j["connector_failure"], kind.as_str(), "{path}");
+        assert!(!j.to_string().contains("<script>"), "{j}");
+    }
+    // Other denials carry no kind.
+    let j = json(c.get("api.test", "/reject").await).await;
+    assert_eq!(j["reason"], "connector_rejected");
+    assert!(j.get("connector_failure").is_none(), "{j}");
+    assert!(h.seen_paths().is_empty(), "{:?}", h.seen_paths());
+    drop(c);
+    let entries = h.finish().await;
+    let recorded: Vec<_> = entries.iter().map(|e| e.connector_failure).collect();
+    let mut want: Vec<_> = kinds.into_iter().map(Some).collect();
+    want.push(None);
+    assert_eq!(recorded, want);
+    assert!(entries.iter().all(|e| e.outcome == Outcome::Denied));
+    assert!(
+        entries[..kinds.len()]
+            .iter()
+            .all(|e| e.reason == "connector_error")
+    );
 }
 
 #[tokio::test]

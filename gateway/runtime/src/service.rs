@@ -43,7 +43,9 @@ fn read_err(e: ReadError) -> ControlError {
 fn write_err(e: WriteError) -> ControlError {
     match e {
         WriteError::InvalidName { .. }
+        | WriteError::InvalidKind(_)
         | WriteError::InvalidDomain(_)
+        | WriteError::InvalidPlacement(_)
         | WriteError::InvalidRule(_) => ControlError::Invalid(e.to_string()),
         WriteError::Db(_) | WriteError::Decode { .. } => {
             let detail = crate::error_chain(&e);
@@ -460,42 +462,19 @@ struct CredentialChange {
     rebound_from: Option<String>,
 }
 
-/// Lower-cases and trims a domain; the store validates the result.
-fn normalize_domain(d: &str) -> String {
-    d.trim().trim_end_matches('.').to_ascii_lowercase()
-}
-
+/// A placement as typed (`--header X-Api-Key`: trimmed, lower-cased name),
+/// checked by tf-core's one placement rule.
 fn validate_placement(p: &Placement) -> Result<Placement, ControlError> {
-    match p {
-        Placement::None | Placement::Basic => Ok(p.clone()),
-        Placement::Header { name, template } => {
-            let name = name.trim().to_ascii_lowercase();
-            let valid_name = !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-            if !valid_name {
-                return Err(ControlError::Invalid(format!(
-                    "header name {name:?} is invalid; pass a plain HTTP header name such as --header x-api-key"
-                )));
-            }
-            if !template.contains("{secret}") {
-                return Err(ControlError::Invalid(
-                    "the header template must contain {secret}, e.g. --template 'Bearer {secret}'"
-                        .into(),
-                ));
-            }
-            if template.bytes().any(|b| b == b'\r' || b == b'\n') {
-                return Err(ControlError::Invalid(
-                    "the header template must be one line".into(),
-                ));
-            }
-            Ok(Placement::Header {
-                name,
-                template: template.clone(),
-            })
-        }
-    }
+    let p = match p {
+        Placement::None | Placement::Basic => p.clone(),
+        Placement::Header { name, template } => Placement::Header {
+            name: name.trim().to_ascii_lowercase(),
+            template: template.clone(),
+        },
+    };
+    p.validate()
+        .map_err(|e| ControlError::Invalid(format!("{e} (--header, --template)")))?;
+    Ok(p)
 }
 
 impl Control for Service {
@@ -562,9 +541,15 @@ impl Control for Service {
         let mut domains: Vec<String> = request
             .domains
             .iter()
-            .map(|d| normalize_domain(d))
+            .map(|d| tf_core::ids::normalize_domain(d))
             .filter(|d| !d.is_empty())
             .collect();
+        if let Some(e) = domains
+            .iter()
+            .find_map(|d| tf_core::ids::check_domain(d).err())
+        {
+            return Err(ControlError::Invalid(format!("{e} (--domains)")));
+        }
         domains.sort();
         domains.dedup();
         let effective = snapshot::effective_domains(&domains, &kind.descriptor);

@@ -1,9 +1,10 @@
 //! Configuration tables: gateways, connector instances, sealed secrets and
-//! permission rules. Values are JSON; names are validated with tf-core.
+//! permission rules. Values are JSON; names, domains, placements and rules
+//! are validated with tf-core's rules before they are written.
 
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
-use tf_core::ids::is_valid_name;
+use tf_core::ids::{check_domain, is_connector_name, is_valid_name};
 use tf_core::{Placement, Rule};
 
 use crate::tables::{
@@ -92,11 +93,6 @@ fn check_name(what: &'static str, name: &str) -> Result<(), WriteError> {
     }
 }
 
-/// A lower-case host name (labels of `[a-z0-9-]`), optionally `*.` first.
-fn valid_domain(domain: &str) -> bool {
-    tf_core::ids::is_host_name(domain.strip_prefix("*.").unwrap_or(domain))
-}
-
 fn same_key(a: &Rule, gateway: &str, connector: &str, action: &str) -> bool {
     a.gateway == gateway && a.connector == connector && a.action == action
 }
@@ -164,9 +160,14 @@ impl Store {
     /// Adds or replaces a connector instance.
     pub fn put_connector(&self, instance: &ConnectorInstance) -> Result<(), WriteError> {
         check_name("connector instance", &instance.name)?;
-        check_name("connector", &instance.kind)?;
-        if let Some(bad) = instance.domains.iter().find(|d| !valid_domain(d)) {
-            return Err(WriteError::InvalidDomain(bad.clone()));
+        if !is_connector_name(&instance.kind) {
+            return Err(WriteError::InvalidKind(instance.kind.clone()));
+        }
+        for domain in &instance.domains {
+            check_domain(domain)?;
+        }
+        if let Some(placement) = &instance.placement {
+            placement.validate()?;
         }
         self.write(|tx| {
             tx.open_table(CONNECTORS)?
@@ -383,29 +384,5 @@ impl Store {
             }
             Ok(())
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::valid_domain;
-
-    #[test]
-    fn domains() {
-        for ok in ["api.github.com", "*.slack.com", "localhost", "a-b.c0"] {
-            assert!(valid_domain(ok), "{ok}");
-        }
-        for bad in [
-            "",
-            "API.github.com",
-            "*.",
-            "a..b",
-            "-a.b",
-            "a/b",
-            "a b",
-            "*",
-        ] {
-            assert!(!valid_domain(bad), "{bad}");
-        }
     }
 }

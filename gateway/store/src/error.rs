@@ -1,7 +1,7 @@
 //! One error type per fallible operation. redb's errors are wrapped, never
 //! flattened into strings.
 
-use tf_core::{ChainError, LedgerError, RuleError};
+use tf_core::{ChainError, DomainError, LedgerError, PlacementError, RuleError};
 
 /// Why [`crate::Store::open`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -60,8 +60,16 @@ pub enum WriteError {
         "{what} name {name:?} is invalid: use 1-64 characters from A-Z a-z 0-9 . _ - and space"
     )]
     InvalidName { what: &'static str, name: String },
-    #[error("domain {0:?} is invalid: use a lower-case host name, optionally starting with `*.`")]
-    InvalidDomain(String),
+    /// The connector (kind) name is not valid (see
+    /// `tf_core::ids::is_connector_name`).
+    #[error(
+        "connector name {0:?} is invalid: use a lowercase identifier ([a-z][a-z0-9_-]*, at most 64 bytes)"
+    )]
+    InvalidKind(String),
+    #[error(transparent)]
+    InvalidDomain(#[from] DomainError),
+    #[error(transparent)]
+    InvalidPlacement(#[from] PlacementError),
     #[error(transparent)]
     InvalidRule(#[from] RuleError),
     #[error("database write failed")]

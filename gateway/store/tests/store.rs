@@ -6,7 +6,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tf_core::audit::GENESIS_HASH;
-use tf_core::{AuditEntry, AuditRecord, AuditSink, Decision, Outcome, Placement, RequestId, Rule};
+use tf_core::{
+    AuditEntry, AuditRecord, AuditSink, Decision, DomainError, Outcome, Placement, PlacementError,
+    RequestId, Rule,
+};
 use tf_store::{ConnectorInstance, CredentialMeta, OpenError, Store, VerifyError, WriteError};
 
 fn open_file(path: &Path) -> File {
@@ -81,7 +84,10 @@ fn config_round_trips() {
     let gh = ConnectorInstance {
         name: "github".into(),
         kind: "github".into(),
-        domains: vec!["api.github.com".into(), "*.githubusercontent.com".into()],
+        domains: vec![
+            "api.github.com".into(),
+            "objects.githubusercontent.com".into(),
+        ],
         placement: Some(Placement::bearer()),
         created_ms: 5,
     };
@@ -89,12 +95,65 @@ fn config_round_trips() {
     assert_eq!(store.connector("github").unwrap(), Some(gh.clone()));
     assert_eq!(store.connector("nope").unwrap(), None);
     assert_eq!(store.connectors().unwrap(), vec![gh.clone()]);
-    let mut bad = gh.clone();
-    bad.domains = vec!["API.github.com".into()];
-    assert!(matches!(
-        store.put_connector(&bad),
-        Err(WriteError::InvalidDomain(_))
-    ));
+    // tf-core's rules, each checked before anything is written.
+    type Spoil = fn(&mut ConnectorInstance);
+    type Want = fn(&WriteError) -> bool;
+    let refused: [(Spoil, Want); 6] = [
+        (
+            |c| c.domains = vec!["API.github.com".into()],
+            |e| matches!(e, WriteError::InvalidDomain(DomainError::Invalid(_))),
+        ),
+        (
+            |c| c.domains = vec!["*.githubusercontent.com".into()],
+            |e| matches!(e, WriteError::InvalidDomain(DomainError::Wildcard(_))),
+        ),
+        (
+            |c| c.kind = "GitHub".into(),
+            |e| matches!(e, WriteError::InvalidKind(_)),
+        ),
+        (
+            |c| c.name = ".hidden".into(),
+            |e| matches!(e, WriteError::InvalidName { .. }),
+        ),
+        (
+            |c| {
+                c.placement = Some(Placement::Header {
+                    name: "x-token".into(),
+                    template: "{secret}\tx".into(),
+                })
+            },
+            |e| {
+                matches!(
+                    e,
+                    WriteError::InvalidPlacement(PlacementError::TemplateText)
+                )
+            },
+        ),
+        (
+            |c| {
+                c.placement = Some(Placement::Header {
+                    name: "x token".into(),
+                    template: "{secret}".into(),
+                })
+            },
+            |e| {
+                matches!(
+                    e,
+                    WriteError::InvalidPlacement(PlacementError::HeaderName(_))
+                )
+            },
+        ),
+    ];
+    for (i, (spoil, want)) in refused.into_iter().enumerate() {
+        let mut bad = gh.clone();
+        bad.name = "bad".into();
+        spoil(&mut bad);
+        let err = store.put_connector(&bad).expect_err("refused");
+        assert!(want(&err), "case {i}: {err}");
+        assert_eq!(store.connector(&bad.name).unwrap(), None, "case {i}");
+    }
+    let wildcard = WriteError::from(DomainError::Wildcard("*.x.com".into())).to_string();
+    assert!(wildcard.contains("not supported"), "{wildcard}");
 
     let meta = CredentialMeta {
         kind: "github".into(),

@@ -65,7 +65,7 @@ impl Binding {
     ) -> Self {
         let mut domains: Vec<String> = domains
             .into_iter()
-            .map(|d| d.as_ref().trim().trim_end_matches('.').to_ascii_lowercase())
+            .map(|d| tf_core::ids::normalize_domain(d.as_ref()))
             .filter(|d| !d.is_empty())
             .collect();
         domains.sort();

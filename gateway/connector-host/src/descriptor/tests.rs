@@ -1,4 +1,5 @@
 use super::*;
+use tf_core::Placement;
 
 fn good() -> Descriptor {
     Descriptor {
@@ -81,15 +82,15 @@ fn each_problem_is_named() {
         ),
         (
             |d| d.domains.push("API.github.com".into()),
-            DescriptorError::Domain("API.github.com".into()),
+            DescriptorError::Domain(DomainError::Invalid("API.github.com".into())),
         ),
         (
             |d| d.domains.push("*.github.com".into()),
-            DescriptorError::Domain("*.github.com".into()),
+            DescriptorError::Domain(DomainError::Wildcard("*.github.com".into())),
         ),
         (
             |d| d.domains.push("api.github.com:443".into()),
-            DescriptorError::Domain("api.github.com:443".into()),
+            DescriptorError::Domain(DomainError::Invalid("api.github.com:443".into())),
         ),
         (
             |d| d.domains.push("api.github.com".into()),
@@ -102,7 +103,7 @@ fn each_problem_is_named() {
                     template: "{secret}".into(),
                 }
             },
-            DescriptorError::PlacementHeader("X Token".into()),
+            DescriptorError::Placement(PlacementError::HeaderName("X Token".into())),
         ),
         (
             |d| {
@@ -111,7 +112,7 @@ fn each_problem_is_named() {
                     template: "{secret}\r\nx-evil: 1".into(),
                 }
             },
-            DescriptorError::PlacementTemplate,
+            DescriptorError::Placement(PlacementError::TemplateText),
         ),
         (
             |d| {
@@ -120,7 +121,7 @@ fn each_problem_is_named() {
                     template: "static".into(),
                 }
             },
-            DescriptorError::PlacementTemplate,
+            DescriptorError::Placement(PlacementError::NoSecret),
         ),
     ];
     for (i, (mutate, want)) in cases.into_iter().enumerate() {

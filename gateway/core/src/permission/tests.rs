@@ -195,3 +195,43 @@ fn invalid_patterns_are_refused() {
         );
     }
 }
+
+#[test]
+fn rule_validation_is_one_table() {
+    let long = "x".repeat(crate::ids::MAX_NAME);
+    let too_long = "x".repeat(crate::ids::MAX_NAME + 1);
+    let pattern = |s: &str| Err(RuleError::Pattern(s.into()));
+    let gateway = |s: &str| Err(RuleError::Gateway(s.into()));
+    let connector = |s: &str| Err(RuleError::Connector(s.into()));
+    // (gateway, connector, action pattern, verdict)
+    let table: Vec<(&str, &str, &str, Result<(), RuleError>)> = vec![
+        ("Bot", "github", "github.pr.merge", Ok(())),
+        ("*", "*", "*", Ok(())),
+        ("My Bot", "gh-2", "github.*", Ok(())),
+        (&long, &long, "a", Ok(())),
+        ("Bot", "github", "", pattern("")),
+        (
+            "Bot",
+            "github",
+            "github.pr.merge\n",
+            pattern("github.pr.merge\n"),
+        ),
+        ("Bot", "github", "github.\0", pattern("github.\0")),
+        ("Bot", "github", "gïthub.*", pattern("gïthub.*")),
+        ("Bot", "github", "**", pattern("**")),
+        ("", "github", "*", gateway("")),
+        ("**", "github", "*", gateway("**")),
+        ("Bot\n", "github", "*", gateway("Bot\n")),
+        ("Bøt", "github", "*", gateway("Bøt")),
+        (&too_long, "github", "*", gateway(&too_long)),
+        ("Bot", "", "*", connector("")),
+        ("Bot", "git\thub", "*", connector("git\thub")),
+        ("Bot", "../x", "*", connector("../x")),
+        ("Bot", &too_long, "*", connector(&too_long)),
+    ];
+    for (g, c, a, want) in table {
+        let r = rule(g, c, a, Deny);
+        assert_eq!(r.validate(), want, "{r:?}");
+        assert_eq!(PermissionSet::compile([r]).err(), want.err());
+    }
+}

@@ -6,7 +6,10 @@ struct NoClassifier;
 
 impl tf_core::Classifier for NoClassifier {
     fn classify(&self, _request: ConnectorRequest) -> Result<Action, ClassifyError> {
-        Err(ClassifyError::Failed("test".into()))
+        Err(ClassifyError::failed(
+            tf_core::ConnectorFailure::Trap,
+            "test",
+        ))
     }
 }
 

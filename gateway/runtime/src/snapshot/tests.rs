@@ -8,7 +8,10 @@ struct NoClassifier;
 
 impl Classifier for NoClassifier {
     fn classify(&self, _request: ConnectorRequest) -> Result<Action, ClassifyError> {
-        Err(ClassifyError::Failed("test classifier".into()))
+        Err(ClassifyError::failed(
+            tf_core::ConnectorFailure::Trap,
+            "test classifier",
+        ))
     }
 }
 

@@ -113,7 +113,7 @@ impl Service {
             ));
         };
         let file = format!("{name}.wasm");
-        if stem(&file) != Some(name) || name.contains('/') {
+        if !tf_core::ids::is_connector_name(name) {
             return Err(ControlError::Invalid(format!(
                 "{name:?} is not a connector name"
             )));
