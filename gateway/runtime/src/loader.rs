@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use tf_core::{Classifier, Descriptor};
+use tf_core::{Classifier, ConnectorFailure, Descriptor};
 
 /// A component that compiled and passed its self-test.
 #[derive(Clone)]
@@ -24,10 +24,28 @@ pub struct LoadedComponent {
 }
 
 /// Why a component did not load (it did not compile, its descriptor is
-/// invalid, or it failed its own fixtures), as the host words it.
+/// invalid, or it failed its own fixtures), as the host words it, with the
+/// typed kind of a failure of the component itself (a forbidden import, a
+/// trap or deadline while instantiating or describing, invalid output).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct LoadFailure(pub String);
+#[error("{message}")]
+pub struct LoadFailure {
+    /// What the component did wrong, when it was the component's fault.
+    pub kind: Option<ConnectorFailure>,
+    /// The host's explanation.
+    pub message: String,
+}
+
+impl LoadFailure {
+    /// A failure with no component fault kind (unreadable, too large, a
+    /// failing fixture).
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            kind: None,
+            message: message.into(),
+        }
+    }
+}
 
 /// Loads components; implemented by the connector host.
 pub trait ComponentLoader: Send + Sync {
@@ -37,8 +55,10 @@ pub trait ComponentLoader: Send + Sync {
 
 impl ComponentLoader for tf_connector_host::Host {
     fn load(&self, bytes: &[u8]) -> Result<LoadedComponent, LoadFailure> {
-        let connector =
-            tf_connector_host::Host::load(self, bytes).map_err(|e| LoadFailure(e.to_string()))?;
+        let connector = tf_connector_host::Host::load(self, bytes).map_err(|e| LoadFailure {
+            kind: e.connector_failure(),
+            message: e.to_string(),
+        })?;
         Ok(LoadedComponent {
             descriptor: Arc::clone(connector.descriptor()),
             sdk: connector.sdk().map(str::to_owned),

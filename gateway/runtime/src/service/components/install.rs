@@ -13,7 +13,7 @@ use tf_core::{ConnectorEvent, ConnectorEventKind};
 
 use super::Service;
 use super::apply::keep_last_good;
-use super::watch::{sig, stem};
+use super::watch::sig;
 use crate::datadir::replace_file;
 use crate::service::write_err;
 

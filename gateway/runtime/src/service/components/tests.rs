@@ -21,7 +21,10 @@ struct NoClassifier;
 
 impl tf_core::Classifier for NoClassifier {
     fn classify(&self, _request: ConnectorRequest) -> Result<Action, ClassifyError> {
-        Err(ClassifyError::Failed("test".into()))
+        Err(ClassifyError::failed(
+            tf_core::ConnectorFailure::Trap,
+            "test",
+        ))
     }
 }
 
@@ -43,13 +46,13 @@ struct FakeLoader;
 
 impl ComponentLoader for FakeLoader {
     fn load(&self, bytes: &[u8]) -> Result<LoadedComponent, LoadFailure> {
-        let text = std::str::from_utf8(bytes).map_err(|e| LoadFailure(e.to_string()))?;
+        let text = std::str::from_utf8(bytes).map_err(|e| LoadFailure::new(e.to_string()))?;
         let fields: BTreeMap<&str, &str> = text
             .split_whitespace()
             .filter_map(|kv| kv.split_once('='))
             .collect();
         if let Some(why) = fields.get("refuse") {
-            return Err(LoadFailure(format!("fixture failed: {why}")));
+            return Err(LoadFailure::new(format!("fixture failed: {why}")));
         }
         let domains: Vec<&str> = fields
             .get("domains")
