@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, LazyLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use cap_std::fs::Dir;
 use tf_connector_host::{Connector, Host, HostConfig};
@@ -172,7 +172,8 @@ fn python_connector_classifies_its_fixtures() {
 
 /// Cost of a Python connector: a load from the artifact cache (what a
 /// gateway restart pays), a fresh instance, then warm calls. Timings are
-/// printed (`--nocapture`) and bounded only by the call deadline.
+/// printed (`--nocapture`), never asserted: every call must classify within
+/// the host's own deadline, which is the bound that matters.
 #[test]
 fn python_connector_instantiates_and_classifies_within_the_deadline() {
     LazyLock::force(&NOTES);
@@ -197,10 +198,6 @@ fn python_connector_instantiates_and_classifies_within_the_deadline() {
     eprintln!(
         "python notes: load from cache (deserialize + instantiate + describe) {cached_load:?}, \
          first call (instantiate + classify) {first_call:?}, warm classify {per_call:?}/call"
-    );
-    assert!(
-        per_call < Duration::from_millis(50),
-        "{per_call:?} per call"
     );
 }
 
