@@ -340,7 +340,10 @@ async fn serve_stops_on_shutdown() {
         let _ = rx.await;
     }));
     tx.send(()).unwrap();
-    bounded("serve after shutdown", task).await.unwrap().unwrap();
+    bounded("serve after shutdown", task)
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 #[tokio::test]
@@ -396,5 +399,8 @@ async fn serves_on_a_unix_socket() {
     .await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     tx.send(()).unwrap();
-    bounded("serve after shutdown", task).await.unwrap().unwrap();
+    bounded("serve after shutdown", task)
+        .await
+        .unwrap()
+        .unwrap();
 }

@@ -274,7 +274,10 @@ pub(crate) async fn get(g: &Gateway, path: &str) -> Answer {
         .parse()
         .unwrap_or_else(|_| panic!("curl printed {:?}", out.stdout));
     if status == 200 {
-        assert!(!action.is_empty(), "an allowed answer names its action: {out:?}");
+        assert!(
+            !action.is_empty(),
+            "an allowed answer names its action: {out:?}"
+        );
         return Answer::Allowed(action.to_owned());
     }
     let denial: serde_json::Value = serde_json::from_str(body)

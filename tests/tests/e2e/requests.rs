@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tf_e2e::{Configure, eventually};
 
-use super::harness::{GH_SECRET, GENERIC_SECRET, decisions, github_gateway, setup, split_curl};
+use super::harness::{GENERIC_SECRET, GH_SECRET, decisions, github_gateway, setup, split_curl};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn curl_allowed_request_carries_the_real_token_and_denied_never_leaves() {

@@ -1,5 +1,11 @@
 //! Every path leaves its record: closes, resets, upstream failures, and the write-ahead record of mutations.
 
+use std::time::Duration;
+
+use http::StatusCode;
+use http_body_util::BodyExt;
+use tf_core::{AuditEntry, Outcome, Phase};
+
 use super::harness::*;
 
 /// The one record of `request_id`'s kind (`phase`), with a bound.

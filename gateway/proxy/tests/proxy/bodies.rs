@@ -1,5 +1,8 @@
 //! Request bodies: read for classification under the limit, content codings undone under the same cap, transfer codings.
 
+use bytes::Bytes;
+use http::{Request, StatusCode};
+
 use super::harness::*;
 
 #[tokio::test]

@@ -1,5 +1,8 @@
 //! Canonical paths: every spelling classifies as its canonical form or is refused.
 
+use http::Request;
+use tf_core::{Outcome, Phase};
+
 use super::harness::*;
 
 /// Every spelling of issue 9's bypasses, and the ambiguous ones: each is

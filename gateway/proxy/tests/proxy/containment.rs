@@ -1,5 +1,12 @@
 //! Containment: schemes, ports, the agent's credential headers, placeholders, suspended credentials.
 
+use base64::Engine;
+use bytes::Bytes;
+use http::{HeaderValue, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use tf_core::Outcome;
+use tokio::net::TcpStream;
+
 use super::harness::*;
 
 /// The placeholder `tf run` gives the agent for the harness's `github` route.

@@ -25,8 +25,8 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use tf_core::{
     Action, ActionSpec, AuditEntry, AuditSink, AuditUnavailable, Classifier, ClassifyError,
-    ConnectorRequest, Descriptor, GatewayEntry, InjectError, Injector, Outcome, PermissionSet,
-    Phase, Placement, ReadOnlyIndex, Risk, Route, Rule, Snapshot,
+    ConnectorRequest, Descriptor, GatewayEntry, InjectError, Injector, PermissionSet, Placement,
+    ReadOnlyIndex, Risk, Route, Rule, Snapshot,
 };
 use tf_proxy::{ConnectTo, Proxy, ProxyConfig, serve};
 use tf_tls::{CertificateAuthority, LeafResolver};
@@ -634,7 +634,13 @@ impl Harness {
     /// One HTTP/1.1 request written byte for byte (so the request target
     /// reaches the proxy exactly as spelled) through a fresh tunnel to
     /// `host`; returns the status and body of the answer.
-    pub(crate) async fn raw(&self, host: &str, method: &str, target: &str, extra: &str) -> (u16, String) {
+    pub(crate) async fn raw(
+        &self,
+        host: &str,
+        method: &str,
+        target: &str,
+        extra: &str,
+    ) -> (u16, String) {
         let head = format!(
             "{method} {target} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\ncontent-length: 0\r\n{extra}\r\n"
         );
@@ -830,4 +836,3 @@ pub(crate) async fn json(resp: Response<Incoming>) -> serde_json::Value {
 pub(crate) fn header<'a>(resp: &'a Response<Incoming>, name: &str) -> &'a str {
     resp.headers().get(name).map_or("", |v| v.to_str().unwrap())
 }
-

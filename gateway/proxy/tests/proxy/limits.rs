@@ -1,5 +1,12 @@
 //! Resource limits: connection cap, head and idle timeouts, classification slots, the 407 aggregate.
 
+use std::time::Duration;
+
+use http::{Request, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls_pki_types::ServerName;
+use tokio::net::TcpStream;
+
 use super::harness::*;
 
 #[tokio::test]

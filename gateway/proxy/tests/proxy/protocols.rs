@@ -1,5 +1,8 @@
 //! HTTP/2 on both sides, and event streams relayed frame by frame.
 
+use http::{StatusCode, Version};
+use http_body_util::BodyExt;
+
 use super::harness::*;
 
 #[tokio::test]

@@ -1,5 +1,11 @@
 //! Who may send what where: proxy authentication, hosts and SNI, decisions (rules, batches), denials as JSON, private upstreams.
 
+use base64::Engine;
+use http::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use tf_core::Outcome;
+use tokio::net::TcpStream;
+
 use super::harness::*;
 
 #[tokio::test]

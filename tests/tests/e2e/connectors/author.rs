@@ -2,7 +2,9 @@
 
 use tf_e2e::{MockUpstream, TestCa};
 
-use super::{DOMAIN, SECRET, acme_gateway, allowed, authored, denied, events, get, list, sha256_of};
+use super::{
+    DOMAIN, SECRET, acme_gateway, allowed, authored, denied, events, get, list, sha256_of,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn author_path_scaffold_build_test_install_and_classify() {

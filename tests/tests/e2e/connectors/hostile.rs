@@ -68,7 +68,10 @@ curl -sS -o /dev/null -w "github %{http_code}\n" https://api.github.com/repos/oc
             } else {
                 path.trim_start_matches('/')
             };
-            (what.to_owned(), r["reason"].as_str().unwrap_or("-").to_owned())
+            (
+                what.to_owned(),
+                r["reason"].as_str().unwrap_or("-").to_owned(),
+            )
         })
         .collect();
     let want: Vec<(String, String)> = expected
