@@ -1,4 +1,5 @@
-//! Protocols end to end: server-sent events arrive event by event, HTTP/2 on both sides, and an HTTP/1.1-only upstream.
+//! Protocols end to end: server-sent events arrive event by event, HTTP/2 on
+//! both sides, and an HTTP/1.1-only upstream.
 
 use std::time::Duration;
 

@@ -1,4 +1,7 @@
-//! Requests through the gateway from real clients (curl, Python `requests`): the real credential goes out for an allowed action, denials never leave, unknown hosts and bad proxy credentials are refused, plain HTTP carries no credential, and configuration changes apply to the next request.
+//! Requests through the gateway from real clients (curl, Python `requests`):
+//! the real credential goes out for an allowed action, denials never leave,
+//! unknown hosts and bad proxy credentials are refused, plain HTTP carries no
+//! credential, and configuration changes apply to the next request.
 
 use std::time::Duration;
 

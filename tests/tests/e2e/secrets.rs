@@ -1,4 +1,5 @@
-//! No plaintext secret anywhere the gateway writes or prints: the data dir, its logs, `tf logs`, `tf status`, `tf connector list`.
+//! No plaintext secret anywhere the gateway writes or prints: the data dir, its
+//! logs, `tf logs`, `tf status`, `tf connector list`.
 
 use tf_e2e::Configure;
 

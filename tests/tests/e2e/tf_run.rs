@@ -1,4 +1,5 @@
-//! `tf run` without a running gateway: it starts its own, in process, and passes the agent's exit code through.
+//! `tf run` without a running gateway: it starts its own, in process, and
+//! passes the agent's exit code through.
 
 use tf_e2e::{Configure, Gateway};
 

@@ -1,4 +1,5 @@
-//! Every path leaves its record: closes, resets, upstream failures, and the write-ahead record of mutations.
+//! Every path leaves its record: closes, resets, upstream failures, and the
+//! write-ahead record of mutations.
 
 use std::time::Duration;
 

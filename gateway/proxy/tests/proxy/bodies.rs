@@ -1,4 +1,5 @@
-//! Request bodies: read for classification under the limit, content codings undone under the same cap, transfer codings.
+//! Request bodies: read for classification under the limit, content codings
+//! undone under the same cap, transfer codings.
 
 use bytes::Bytes;
 use http::{Request, StatusCode};

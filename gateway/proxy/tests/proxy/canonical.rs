@@ -1,4 +1,5 @@
-//! Canonical paths: every spelling classifies as its canonical form or is refused.
+//! Canonical paths: every spelling classifies as its canonical form or is
+//! refused.
 
 use http::Request;
 use tf_core::{Outcome, Phase};

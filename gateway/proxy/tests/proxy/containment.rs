@@ -1,4 +1,5 @@
-//! Containment: schemes, ports, the agent's credential headers, placeholders, suspended credentials.
+//! Containment: schemes, ports, the agent's credential headers, placeholders,
+//! suspended credentials.
 
 use base64::Engine;
 use bytes::Bytes;

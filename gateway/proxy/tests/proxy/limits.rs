@@ -1,4 +1,5 @@
-//! Resource limits: connection cap, head and idle timeouts, classification slots, the 407 aggregate.
+//! Resource limits: connection cap, head and idle timeouts, classification
+//! slots, the 407 aggregate.
 
 use std::time::Duration;
 

@@ -1,4 +1,5 @@
-//! Who may send what where: proxy authentication, hosts and SNI, decisions (rules, batches), denials as JSON, private upstreams.
+//! Who may send what where: proxy authentication, hosts and SNI, decisions
+//! (rules, batches), denials as JSON, private upstreams.
 
 use base64::Engine;
 use http::{Request, StatusCode};

@@ -1,4 +1,5 @@
-//! The author path: `tf connector new`, `cargo test`, `tf connector build` and `tf connector test`, then install and classify in a running gateway.
+//! The author path: `tf connector new`, `cargo test`, `tf connector build` and
+//! `tf connector test`, then install and classify in a running gateway.
 
 use tf_e2e::{MockUpstream, TestCa};
 

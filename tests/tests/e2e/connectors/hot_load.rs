@@ -1,4 +1,6 @@
-//! Hot-loading `<data>/connectors/`: a swap under load fails no request, bad files are refused while the old version keeps serving, a bad file found at start falls back to the last good version.
+//! Hot-loading `<data>/connectors/`: a swap under load fails no request, bad
+//! files are refused while the old version keeps serving, a bad file found at
+//! start falls back to the last good version.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

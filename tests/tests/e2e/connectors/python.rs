@@ -1,4 +1,5 @@
-//! The contract is language-neutral: a connector written in Python goes the same way as a Rust one.
+//! The contract is language-neutral: a connector written in Python goes the
+//! same way as a Rust one.
 
 use std::path::Path;
 use std::process::Command;
