@@ -10,6 +10,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
 
+use crate::setup::{Changes, Configure};
 use crate::upstream::{MockUpstream, TestCa};
 
 /// Path of the `tf` binary under test: `$TF_BIN`, or `tf` next to the test
@@ -65,7 +66,8 @@ impl TfOutput {
     }
 }
 
-/// Builds a gateway: upstream routing and extra flags.
+/// Builds a gateway: upstream routing, extra flags, and its configuration
+/// before it starts ([`Configure`]: connectors, credentials, rules).
 #[derive(Default)]
 pub struct GatewayBuilder {
     connect_to: Vec<String>,
@@ -95,11 +97,9 @@ impl GatewayBuilder {
     }
 
     /// A `tf` command (without `--data-dir`) run before the gateway starts,
-    /// i.e. acting on the data dir directly.
-    pub fn setup(mut self, args: &[&str]) -> Self {
-        self.setup
-            .push(args.iter().map(|s| (*s).to_owned()).collect());
-        self
+    /// i.e. acting on the data dir directly ([`Configure::tf`]).
+    pub fn setup(self, args: &[&str]) -> Self {
+        self.tf(args)
     }
 
     /// Prepares the data dir without starting `tf serve` (for `tf run`'s
@@ -149,6 +149,12 @@ impl GatewayBuilder {
     }
 }
 
+impl Configure for GatewayBuilder {
+    fn steps(&mut self) -> &mut Vec<Vec<String>> {
+        &mut self.setup
+    }
+}
+
 /// A `tf serve` process and its data dir.
 pub struct Gateway {
     data_dir: TempDir,
@@ -163,6 +169,12 @@ pub struct Gateway {
 impl Gateway {
     pub fn builder() -> GatewayBuilder {
         GatewayBuilder::default()
+    }
+
+    /// Changes to this gateway's configuration ([`Configure`]), run as `tf`
+    /// commands by [`Changes::apply`]: through the admin API while it serves.
+    pub fn setup(&self) -> Changes<'_> {
+        Changes::new(self)
     }
 
     pub fn data_dir(&self) -> &Path {

@@ -7,10 +7,12 @@
 
 mod client;
 mod gateway;
+mod setup;
 mod upstream;
 
 pub use client::{ClientError, ProxyClient, request, tls_client_config};
 pub use gateway::{Gateway, GatewayBuilder, TfOutput, tf_bin};
+pub use setup::{Changes, Configure};
 pub use upstream::{MockUpstream, Seen, TestCa, UpstreamOptions};
 
 use std::time::Duration;

@@ -1,4 +1,6 @@
+use std::future::Future;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::Request as HttpRequest;
@@ -12,6 +14,16 @@ use crate::api::{
 };
 
 const TOKEN: &str = "admin-token-123";
+
+/// How long any one step of a test (a request, a shutdown) may take.
+const BOUND: Duration = Duration::from_secs(10);
+
+/// Awaits `step`, failing the test (naming `what`) if it takes longer than [`BOUND`].
+async fn bounded<F: Future>(what: &str, step: F) -> F::Output {
+    tokio::time::timeout(BOUND, step)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish within {BOUND:?}"))
+}
 
 #[derive(Default)]
 struct Fake {
@@ -167,10 +179,13 @@ async fn send(
         None => b.body(Body::empty()),
     }
     .unwrap();
-    let resp = router.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8(bytes.to_vec()).unwrap())
+    bounded(&format!("{method} {uri}"), async {
+        let resp = router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    })
+    .await
 }
 
 #[tokio::test]
@@ -325,7 +340,10 @@ async fn serve_stops_on_shutdown() {
         let _ = rx.await;
     }));
     tx.send(()).unwrap();
-    task.await.unwrap().unwrap();
+    bounded("serve after shutdown", task)
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 #[tokio::test]
@@ -365,19 +383,26 @@ async fn serves_on_a_unix_socket() {
     let task = tokio::spawn(serve(listener, app, async {
         let _ = rx.await;
     }));
-    let mut stream = tokio::net::UnixStream::connect(&path).await.unwrap();
-    stream
-        .write_all(
-            format!("GET /v1/status HTTP/1.1\r\nhost: admin\r\nauthorization: Bearer {TOKEN}\r\nconnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
+    let response = bounded("GET /v1/status over the socket", async {
+        let mut stream = tokio::net::UnixStream::connect(&path).await.unwrap();
+        stream
+            .write_all(
+                format!("GET /v1/status HTTP/1.1\r\nhost: admin\r\nauthorization: Bearer {TOKEN}\r\nconnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        response
+    })
+    .await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     tx.send(()).unwrap();
-    task.await.unwrap().unwrap();
+    bounded("serve after shutdown", task)
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 /// What one typed client call came back with: served (by the handler, even

@@ -8,7 +8,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, LazyLock};
-use std::time::Instant;
 
 use cap_std::fs::Dir;
 use tf_connector_host::{
@@ -16,7 +15,7 @@ use tf_connector_host::{
 };
 use tf_core::{Action, Classifier, ClassifyError, ConnectorFailure, ConnectorRequest, ParamValue};
 
-#[path = "python.rs"]
+#[path = "host/python.rs"]
 mod python;
 
 #[path = "host/canonical.rs"]
@@ -193,13 +192,15 @@ fn hostile_paths_fail_closed_and_the_connector_recovers() {
             ConnectorFailure::OutOfMemory,
             "memory limit exceeded",
         ),
-        // A stack overflow or an out-of-bounds shadow-stack write.
-        ("/deep", ConnectorFailure::Trap, ""),
+        // Unbounded recursion runs off the guest's shadow stack.
+        (
+            "/deep",
+            ConnectorFailure::Trap,
+            "trapped: out of bounds memory access",
+        ),
         ("/quit", ConnectorFailure::ForbiddenImport, "wasi:cli/exit"),
     ] {
-        let started = Instant::now();
         let result = HOSTILE.classify(request("GET", "hostile.test", path));
-        let elapsed = started.elapsed();
         match result {
             Err(ClassifyError::Failed { kind, detail: got }) => {
                 assert_eq!(kind, want, "{path}: {got}");
@@ -211,8 +212,6 @@ fn hostile_paths_fail_closed_and_the_connector_recovers() {
             }
             other => panic!("{path}: expected Failed, got {other:?}"),
         }
-        // The deadline (50 ms) bounds every call; allow for a busy machine.
-        assert!(elapsed.as_secs() < 5, "{path} took {elapsed:?}");
         ok();
     }
     assert!(HOSTILE.idle_instances() <= HOST.config().pool_size);
@@ -379,9 +378,7 @@ fn cache_round_trip_and_corruption() {
     };
     let host = Host::new(config, Some(open_dir(tmp.path()))).expect("host");
 
-    let started = Instant::now();
     let first = host.load(&HOSTILE_WASM).expect("compiles");
-    let compile_time = started.elapsed();
     assert!(!first.loaded_from_cache());
 
     let cached: Vec<PathBuf> = std::fs::read_dir(tmp.path())
@@ -392,14 +389,9 @@ fn cache_round_trip_and_corruption() {
     let file = &cached[0];
     assert_eq!(file.extension().and_then(|e| e.to_str()), Some("cwasm"));
 
-    let started = Instant::now();
+    // The second load deserializes the artifact instead of compiling.
     let second = host.load(&HOSTILE_WASM).expect("loads from cache");
-    let cache_time = started.elapsed();
     assert!(second.loaded_from_cache());
-    assert!(
-        cache_time < compile_time / 2,
-        "cache {cache_time:?} vs compile {compile_time:?}"
-    );
     assert_eq!(second.descriptor(), first.descriptor());
     assert!(
         second

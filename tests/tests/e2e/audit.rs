@@ -10,7 +10,7 @@ use std::time::Duration;
 use http_body_util::BodyExt;
 use tf_e2e::{Gateway, ProxyClient, eventually, request};
 
-use super::{github_gateway, setup};
+use super::harness::{github_gateway, setup};
 
 /// Parses `tf audit export --format jsonl` output into (records, checkpoints).
 fn parse_export(text: &str) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {

@@ -5,33 +5,20 @@
 //! denied action, and the mock upstream sees none of them. A gzipped body
 //! is classified decoded, so `{"state":"closed"}` is `github.pr.close`.
 
-use tf_e2e::{Gateway, MockUpstream, TestCa, UpstreamOptions};
+use tf_e2e::{Configure, Gateway, MockUpstream, TestCa, UpstreamOptions};
 
 const SECRET: &str = "ghp_e2eCanonicalSecret7c1d";
 
 async fn deny_list_gateway(ca: &TestCa, up: &MockUpstream) -> Gateway {
-    let rule = |action: &'static str, decision: &'static str| {
-        [
-            "permissions",
-            "set",
-            "--gateway",
-            "Bot",
-            "--connector",
-            "github",
-            "--action",
-            action,
-            "--decision",
-            decision,
-        ]
-    };
     Gateway::builder()
         .route("api.github.com", up)
         .upstream_ca(ca)
-        .setup(&["connector", "add", "github", "--token", SECRET])
-        .setup(&rule("*", "allow"))
-        .setup(&rule("github.repo.delete", "deny"))
-        .setup(&rule("github.pr.merge", "deny"))
-        .setup(&rule("github.pr.close", "deny"))
+        .connector("github")
+        .token(SECRET)
+        .allow("Bot", "github", "*")
+        .deny("Bot", "github", "github.repo.delete")
+        .deny("Bot", "github", "github.pr.merge")
+        .deny("Bot", "github", "github.pr.close")
         .start()
         .await
 }

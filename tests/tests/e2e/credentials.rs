@@ -7,10 +7,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tf_e2e::Gateway;
+use tf_e2e::{Configure, Gateway};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{GH_SECRET, decisions, setup, split_curl};
+use super::harness::{GH_SECRET, decisions, setup, split_curl};
 
 const MCP_SECRET: &str = "mcp-e2e-RealToken-8c1f0a";
 
@@ -225,19 +225,9 @@ async fn a_credential_does_not_follow_an_instance_to_new_domains_unless_confirme
         .route("api.github.com", &up)
         .route("hooks.example.com", &up)
         .upstream_ca(&ca)
-        .setup(&["connector", "add", "github", "--token", GH_SECRET])
-        .setup(&[
-            "permissions",
-            "set",
-            "--gateway",
-            "Bot",
-            "--connector",
-            "github",
-            "--action",
-            "*",
-            "--decision",
-            "allow",
-        ])
+        .connector("github")
+        .token(GH_SECRET)
+        .allow("Bot", "github", "*")
         .start()
         .await;
     // The attack of issue 9: same instance, another kind and domain (here

@@ -5,39 +5,24 @@
 
 use std::time::Duration;
 
-use tf_e2e::{Gateway, MockUpstream, TestCa, UpstreamOptions};
+use tf_e2e::{Configure, Gateway, GatewayBuilder, MockUpstream, TestCa, UpstreamOptions};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-/// A gateway with one connector instance of `kind` holding `secret`, and
-/// `(action pattern, decision)` rules for gateway `Agent`.
+/// The gateway the SDK tests talk through: `host` routed to the mock
+/// upstream, configured by `configure` (a connector and rules for [`AGENT`]).
 async fn gateway_for(
     ca: &TestCa,
     up: &MockUpstream,
     host: &str,
-    add: &[&str],
-    rules: &[(&str, &str)],
+    configure: impl FnOnce(GatewayBuilder) -> GatewayBuilder,
 ) -> Gateway {
-    let mut b = Gateway::builder()
-        .route(host, up)
-        .upstream_ca(ca)
-        .setup(add);
-    let connector = add[2];
-    for (action, decision) in rules {
-        b = b.setup(&[
-            "permissions",
-            "set",
-            "--gateway",
-            "Agent",
-            "--connector",
-            connector,
-            "--action",
-            action,
-            "--decision",
-            decision,
-        ]);
-    }
-    b.start().await
+    configure(Gateway::builder().route(host, up).upstream_ca(ca))
+        .start()
+        .await
 }
+
+/// The gateway (agent identity) every SDK test runs as.
+const AGENT: &str = "Agent";
 
 async fn upstream() -> (TestCa, MockUpstream) {
     let ca = TestCa::new();
@@ -64,16 +49,12 @@ fn find<'a>(audit: &'a [serde_json::Value], action: &str) -> &'a serde_json::Val
 async fn stripe_sdk() {
     const SECRET: &str = "sk_test_e2eStripeSecret9f1";
     let (ca, up) = upstream().await;
-    let g = gateway_for(
-        &ca,
-        &up,
-        "api.stripe.com",
-        &["connector", "add", "stripe", "--token", SECRET],
-        &[
-            ("stripe.charge.create", "allow"),
-            ("stripe.refund.create", "deny"),
-        ],
-    )
+    let g = gateway_for(&ca, &up, "api.stripe.com", |b| {
+        b.connector("stripe")
+            .token(SECRET)
+            .allow(AGENT, "stripe", "stripe.charge.create")
+            .deny(AGENT, "stripe", "stripe.refund.create")
+    })
     .await;
     let script = r#"
 import os, stripe
@@ -125,16 +106,12 @@ except Exception as e:
 async fn slack_sdk() {
     const SECRET: &str = "xoxb-e2e-slack-secret-41";
     let (ca, up) = upstream().await;
-    let g = gateway_for(
-        &ca,
-        &up,
-        "slack.com",
-        &["connector", "add", "slack", "--token", SECRET],
-        &[
-            ("slack.message.send", "allow"),
-            ("slack.channel.archive", "deny"),
-        ],
-    )
+    let g = gateway_for(&ca, &up, "slack.com", |b| {
+        b.connector("slack")
+            .token(SECRET)
+            .allow(AGENT, "slack", "slack.message.send")
+            .deny(AGENT, "slack", "slack.channel.archive")
+    })
     .await;
     let script = r#"
 import os
@@ -177,16 +154,12 @@ except SlackApiError as e:
 async fn openai_sdk_with_a_streamed_chat_completion() {
     const SECRET: &str = "sk-proj-e2eOpenAiSecret77";
     let (ca, up) = upstream().await;
-    let g = gateway_for(
-        &ca,
-        &up,
-        "api.openai.com",
-        &["connector", "add", "openai", "--token", SECRET],
-        &[
-            ("openai.chat.create", "allow"),
-            ("openai.file.upload", "deny"),
-        ],
-    )
+    let g = gateway_for(&ca, &up, "api.openai.com", |b| {
+        b.connector("openai")
+            .token(SECRET)
+            .allow(AGENT, "openai", "openai.chat.create")
+            .deny(AGENT, "openai", "openai.file.upload")
+    })
     .await;
     let script = r#"
 from openai import OpenAI
@@ -253,13 +226,11 @@ except Exception as e:
 async fn anthropic_sdk() {
     const SECRET: &str = "sk-ant-e2eAnthropicSecret3";
     let (ca, up) = upstream().await;
-    let g = gateway_for(
-        &ca,
-        &up,
-        "api.anthropic.com",
-        &["connector", "add", "anthropic", "--token", SECRET],
-        &[("anthropic.message.create", "allow")],
-    )
+    let g = gateway_for(&ca, &up, "api.anthropic.com", |b| {
+        b.connector("anthropic")
+            .token(SECRET)
+            .allow(AGENT, "anthropic", "anthropic.message.create")
+    })
     .await;
     let script = r#"
 import anthropic
@@ -311,25 +282,14 @@ except anthropic.PermissionDeniedError as e:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_connector_places_a_custom_header() {
     let (ca, up) = upstream().await;
-    let g = gateway_for(
-        &ca,
-        &up,
-        "hooks.example.com",
-        &[
-            "connector",
-            "add",
-            "webhook",
-            "--domains",
-            "hooks.example.com",
-            "--header",
-            "X-Hook-Key",
-            "--template",
-            "{secret}",
-            "--token",
-            "hook-secret-e2e-5",
-        ],
-        &[("webhook.post", "allow")],
-    )
+    let g = gateway_for(&ca, &up, "hooks.example.com", |b| {
+        b.connector("webhook")
+            .domains("hooks.example.com")
+            .header("X-Hook-Key")
+            .template("{secret}")
+            .token("hook-secret-e2e-5")
+            .allow(AGENT, "webhook", "webhook.post")
+    })
     .await;
     let out = g
         .run_agent(
@@ -437,39 +397,11 @@ async fn mcp_sdk_client_against_an_mcp_server() {
     let g = Gateway::builder()
         .route_port("mcp.example.com", port)
         .upstream_ca(&ca)
-        .setup(&[
-            "connector",
-            "add",
-            "mcp",
-            "--domains",
-            "mcp.example.com",
-            "--token",
-            SECRET,
-        ])
-        .setup(&[
-            "permissions",
-            "set",
-            "--gateway",
-            "Agent",
-            "--connector",
-            "mcp",
-            "--action",
-            "mcp.*",
-            "--decision",
-            "allow",
-        ])
-        .setup(&[
-            "permissions",
-            "set",
-            "--gateway",
-            "Agent",
-            "--connector",
-            "mcp",
-            "--action",
-            "mcp.tools.deploy",
-            "--decision",
-            "deny",
-        ])
+        .connector("mcp")
+        .domains("mcp.example.com")
+        .token(SECRET)
+        .allow(AGENT, "mcp", "mcp.*")
+        .deny(AGENT, "mcp", "mcp.tools.deploy")
         .start()
         .await;
     let out = g.run_agent("Agent", &["python3", "-c", MCP_CLIENT]).await;
@@ -511,21 +443,13 @@ async fn mcp_sdk_client_against_an_mcp_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mcp_batches_are_decided_message_by_message() {
     let (ca, up) = upstream().await;
-    let g = gateway_for(
-        &ca,
-        &up,
-        "mcp.example.com",
-        &[
-            "connector",
-            "add",
-            "mcp",
-            "--domains",
-            "mcp.example.com",
-            "--token",
-            "mcp-batch-token",
-        ],
-        &[("mcp.*", "allow"), ("mcp.tools.deploy", "deny")],
-    )
+    let g = gateway_for(&ca, &up, "mcp.example.com", |b| {
+        b.connector("mcp")
+            .domains("mcp.example.com")
+            .token("mcp-batch-token")
+            .allow(AGENT, "mcp", "mcp.*")
+            .deny(AGENT, "mcp", "mcp.tools.deploy")
+    })
     .await;
     let script = r#"
 post() { curl -sS -o /dev/null -w "%{http_code} " -H 'content-type: application/json' -d "$1" "https://mcp.example.com/$2"; }
