@@ -308,8 +308,12 @@ impl fmt::Display for GenerateError {
 
 impl std::error::Error for GenerateError {}
 
-/// Checks action `name` of `connector`: `<connector>.` then one or more
-/// dot-separated segments of `[a-z0-9_]`, at most [`MAX_ACTION_NAME`] bytes.
+/// Checks action `name` of `connector` against the generator's naming
+/// convention: `<connector>.` then one or more dot-separated segments of
+/// `[a-z0-9_]`, at most [`MAX_ACTION_NAME`] bytes. This is a style the
+/// generator holds itself to (lower case, no `-`), stricter than what the
+/// contract allows; whether a catalogue is valid is decided once, by the
+/// gateway (`tf_core::action::is_catalogue_name`), when the component loads.
 pub fn check_name(connector: &str, name: &str) -> Result<(), &'static str> {
     if name.len() > MAX_ACTION_NAME {
         return Err("is longer than 128 bytes");
