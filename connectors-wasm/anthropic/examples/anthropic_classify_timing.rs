@@ -1,5 +1,5 @@
 //! Median native cost of `classify` over a mix of Anthropic requests:
-//! `cargo run --release --example classify_timing -p anthropic`.
+//! `cargo run --release --example anthropic_classify_timing -p anthropic`.
 
 use std::hint::black_box;
 use std::time::Instant;

@@ -1,5 +1,5 @@
 //! Median native cost of `classify` over a mix of OpenAI requests:
-//! `cargo run --release --example classify_timing -p openai`.
+//! `cargo run --release --example openai_classify_timing -p openai`.
 
 use std::hint::black_box;
 use std::time::Instant;

@@ -1,5 +1,5 @@
 //! Median native cost of `classify` over a mix of Slack requests:
-//! `cargo run --release --example classify_timing -p slack`.
+//! `cargo run --release --example slack_classify_timing -p slack`.
 
 use std::hint::black_box;
 use std::time::Instant;

@@ -1,5 +1,5 @@
 //! Median native cost of `classify` over a mix of Stripe requests:
-//! `cargo run --release --example classify_timing -p stripe`.
+//! `cargo run --release --example stripe_classify_timing -p stripe`.
 
 use std::hint::black_box;
 use std::time::Instant;

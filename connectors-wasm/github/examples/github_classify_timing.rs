@@ -1,5 +1,5 @@
 //! Median native cost of `classify` over a mix of GitHub requests:
-//! `cargo run --release --example classify_timing -p github`.
+//! `cargo run --release --example github_classify_timing -p github`.
 
 use std::hint::black_box;
 use std::time::Instant;
