@@ -18,6 +18,7 @@
 //!
 //! Never used by the gateway itself.
 
+use std::collections::BTreeMap;
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -279,7 +280,9 @@ fn deps() -> Result<(), String> {
     let root = root();
     let read =
         |p: &Path| std::fs::read_to_string(p).map_err(|e| format!("reading {}: {e}", p.display()));
-    let members = workspace_members(&read(&root.join("Cargo.toml"))?);
+    let root_manifest = read(&root.join("Cargo.toml"))?;
+    let members = workspace_members(&root_manifest);
+    let renames = workspace_renames(&root_manifest);
     if members.is_empty() {
         return Err("no workspace members found in Cargo.toml".into());
     }
@@ -288,7 +291,7 @@ fn deps() -> Result<(), String> {
         let manifest = read(&root.join(member).join("Cargo.toml"))?;
         let package = package_name(&manifest)
             .ok_or_else(|| format!("{member}/Cargo.toml has no package name"))?;
-        for dep in normal_dependencies(&manifest) {
+        for dep in normal_dependencies(&manifest, &renames) {
             if let Some((_, owners)) = OWNERS.iter().find(|(d, _)| *d == dep)
                 && !owners.contains(&package.as_str())
             {
@@ -338,34 +341,55 @@ fn package_name(manifest: &str) -> Option<String> {
     None
 }
 
-/// Names declared under `[dependencies]`, `[build-dependencies]` and their
-/// `[target.'…'.…]` forms, including `[dependencies.NAME]` tables.
-fn normal_dependencies(manifest: &str) -> Vec<String> {
+/// The packages declared under `[dependencies]`, `[build-dependencies]` and
+/// their `[target.'…'.…]` forms, including `[dependencies.NAME]` tables: by
+/// package, not by key, so a renamed dependency (`tls = { package =
+/// "rustls" }`, directly or through `[workspace.dependencies]`, whose
+/// renames are `workspace`) is still seen for what it is.
+fn normal_dependencies(manifest: &str, workspace: &BTreeMap<String, String>) -> Vec<String> {
     let checked = |section: &str| {
-        let s = section.trim_matches(|c| c == '[' || c == ']');
-        let s = match s.strip_prefix("target.") {
+        let s = match section.strip_prefix("target.") {
             Some(t) => t.rsplit_once('.').map_or(t, |(_, kind)| kind),
-            None => s,
+            None => section,
         };
         s == "dependencies" || s == "build-dependencies"
     };
+    // A key taken from the workspace stands for the package it renames there.
+    let resolve = |key: &str, line: &str| match package_field(line) {
+        Some(p) => p,
+        None if line.contains("workspace") => workspace
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| key.to_owned()),
+        None => key.to_owned(),
+    };
     let mut out = Vec::new();
     let mut in_deps = false;
+    // Inside a `[dependencies.NAME]` table: its key and where it was pushed.
+    let mut table: Option<(String, usize)> = None;
     for line in manifest.lines().map(str::trim) {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
         if line.starts_with('[') {
             let section = line.trim_matches(|c| c == '[' || c == ']');
-            // `[dependencies.NAME]`
+            table = None;
+            in_deps = false;
             if let Some(name) = section
                 .strip_prefix("dependencies.")
                 .or_else(|| section.strip_prefix("build-dependencies."))
             {
-                out.push(name.trim_matches('"').to_owned());
-                in_deps = false;
+                let key = name.trim_matches('"').to_owned();
+                out.push(key.clone());
+                table = Some((key, out.len() - 1));
             } else {
-                in_deps = checked(line);
+                in_deps = checked(section);
+            }
+            continue;
+        }
+        if let Some((key, at)) = &table {
+            if line.starts_with("package") || line.starts_with("workspace") {
+                out[*at] = resolve(key, line);
             }
             continue;
         }
@@ -375,11 +399,45 @@ fn normal_dependencies(manifest: &str) -> Vec<String> {
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
                 .collect();
             if !key.is_empty() {
-                out.push(key);
+                out.push(resolve(&key, &line[key.len()..]));
             }
         }
     }
     out
+}
+
+/// The renames of the root manifest's `[workspace.dependencies]`: key →
+/// package, for entries that name a `package`.
+fn workspace_renames(manifest: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut inside = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            inside = line == "[workspace.dependencies]";
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        let key: String = line
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        if let Some(package) = package_field(line).filter(|_| !key.is_empty()) {
+            out.insert(key, package);
+        }
+    }
+    out
+}
+
+/// The value of `package = "…"` in one manifest line, if it has one.
+fn package_field(line: &str) -> Option<String> {
+    let at = line.find("package")?;
+    let rest = line[at + "package".len()..]
+        .trim_start()
+        .strip_prefix('=')?;
+    let rest = rest.trim_start().strip_prefix('"')?;
+    Some(rest[..rest.find('"')?].to_owned())
 }
 
 #[cfg(test)]
@@ -405,11 +463,29 @@ axum = "0.8"
 
 [dependencies.ring]
 version = "0.17"
+
+[dependencies.db]
+package = "redb"
+version = "3"
+
+[build-dependencies]
+tls = { package = "rustls", version = "0.23" }
+wt.workspace = true
 "#;
+        // A key the workspace renames names that package.
+        let workspace = workspace_renames(
+            "[workspace.dependencies]\nwt = { package = \"wasmtime\", version = \"48\" }\nhyper = \"1\"\n",
+        );
+        assert_eq!(
+            workspace,
+            BTreeMap::from([("wt".to_owned(), "wasmtime".to_owned())])
+        );
         assert_eq!(package_name(manifest).as_deref(), Some("tf-x"));
         assert_eq!(
-            normal_dependencies(manifest),
-            ["hyper", "rustls", "axum", "ring"]
+            normal_dependencies(manifest, &workspace),
+            [
+                "hyper", "rustls", "axum", "ring", "redb", "rustls", "wasmtime"
+            ]
         );
         assert_eq!(
             workspace_members("[workspace]\nmembers = [\n  \"a/b\",\n  \"c\",\n]\n"),

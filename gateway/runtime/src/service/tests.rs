@@ -156,6 +156,62 @@ fn add_refuses_unknown_kinds_missing_domains_and_claimed_domains() {
 }
 
 #[test]
+fn wildcards_and_unsafe_placements_are_refused_however_they_are_spelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = service(&dir);
+    // Domains arrive as a person typed them: the service normalizes
+    // (whitespace, case, a trailing dot) and then the one rule refuses.
+    for domain in [
+        "*.example.com",
+        "*.EXAMPLE.com.",
+        " *.example.com ",
+        "api.*.example.com",
+        "*",
+    ] {
+        let err = s
+            .add_connector(add("generic", None, &[domain], Some("k")))
+            .unwrap_err();
+        assert!(
+            matches!(&err, ControlError::Invalid(m) if m.contains("wildcard")),
+            "{domain:?}: {err}"
+        );
+    }
+    let header = |name: &str, template: &str| {
+        let mut a = add("generic", None, &["api.example.com"], Some("k"));
+        a.placement = Some(Placement::Header {
+            name: name.into(),
+            template: template.into(),
+        });
+        a
+    };
+    for (name, template) in [
+        ("x-api-key", "{secret}\r\nx-evil: 1"),
+        ("x-api-key", "{secret}\n"),
+        ("x-api-key", "{secret}\t"),
+        ("x-api-key", "{secret}\u{7f}"),
+        ("x-api-key", "Jeton {secret} é"),
+        ("x-api-key", "static"),
+        ("x api key", "{secret}"),
+        ("x-api-key\r\nx-evil", "{secret}"),
+        ("x:api", "{secret}"),
+    ] {
+        let err = s.add_connector(header(name, template)).unwrap_err();
+        assert!(
+            matches!(&err, ControlError::Invalid(m) if m.contains("placement")),
+            "{name:?} {template:?}: {err}"
+        );
+    }
+    // Nothing was stored or routed by any of them.
+    assert!(s.connectors().unwrap().connectors.is_empty());
+    assert!(s.snapshot().load().routes.is_empty());
+    // A header name in another case is the same header, and is accepted.
+    let info = s
+        .add_connector(header("X-Api-Key", "Token {secret}"))
+        .unwrap();
+    assert_eq!(info.domains, ["api.example.com"]);
+}
+
+#[test]
 fn rules_and_gateways_apply_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let s = service(&dir);

@@ -62,23 +62,6 @@ pub enum Refusal {
     Snapshot(Arc<SnapshotError>),
 }
 
-impl Refusal {
-    /// True when the component conflicts with what serves, rather than
-    /// being broken or unreadable.
-    pub fn is_conflict(&self) -> bool {
-        match self {
-            Refusal::NameMismatch { .. }
-            | Refusal::BuiltIn { .. }
-            | Refusal::InstanceExists { .. } => true,
-            Refusal::Snapshot(e) => e.is_conflict(),
-            Refusal::NoEngine
-            | Refusal::Load(_)
-            | Refusal::NotAComponentName
-            | Refusal::ReadConfig(_) => false,
-        }
-    }
-}
-
 /// Keeps `bytes` as the last good version of `file` (best effort).
 pub(super) fn keep_last_good(dir: &Dir, file: &str, bytes: &[u8]) {
     let kept = match dir.create_dir(LAST_GOOD) {
